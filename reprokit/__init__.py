@@ -1,0 +1,44 @@
+"""reprokit: git-integrated lineage and reproducibility for Python/PyTorch experiments.
+
+The public API is re-exported here lazily, so ``import reprokit`` inside a training
+script costs almost nothing and never imports torch, yaml or pandas by itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ReprokitError": "reprokit.errors",
+    "dump": "reprokit.configio",
+    "load": "reprokit.configio",
+    "dumps": "reprokit.configio",
+    "loads": "reprokit.configio",
+    "to_data": "reprokit.configio",
+    "from_data": "reprokit.configio",
+    "log": "reprokit.metrics",
+    "current_run": "reprokit.metrics",
+    "runs": "reprokit.query",
+    "runs_frame": "reprokit.query",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from reprokit.configio import dump, dumps, from_data, load, loads, to_data
+    from reprokit.errors import ReprokitError
+    from reprokit.metrics import current_run, log
+    from reprokit.query import runs, runs_frame
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reprokit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

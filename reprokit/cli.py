@@ -1,0 +1,226 @@
+"""Argument parsing and dispatch only. Each command lives in its own module and is
+imported lazily, so ``reprokit --help`` and ``reprokit check`` stay fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reprokit.errors import run_with_handler
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="reprokit",
+        description="Git-integrated lineage and reproducibility for Python/PyTorch experiments.",
+    )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("check", help="check experiment files (naming, lineage, frozen, round-trip)")
+    c.add_argument("paths", nargs="*", type=Path, help="files or folders (default: all experiments)")
+    c.add_argument("--static", action="store_true", help="only the checks that never import code (1-4)")
+    c.add_argument("--no-cache", action="store_true", help="re-import every experiment")
+
+    la = sub.add_parser("launch", help="run an experiment and record everything about the run")
+    la.add_argument("experiment", type=Path)
+    la.add_argument("--seed", type=int, help="override the config's seed (recorded)")
+    la.add_argument("--smoke", action="store_true", help="run the experiment's smoke() config")
+    la.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
+    la.add_argument("--note", help="a free-text note stored with the run")
+    la.add_argument("--outputs", type=Path, help="outputs folder (default from [tool.reprokit])")
+    la.add_argument("--no-check", action="store_true", help="skip the pre-launch checks (recorded)")
+    # Internal, used by replay and blame --ablate: not shown in --help.
+    la.add_argument("--config-file", type=Path, help=argparse.SUPPRESS)
+    la.add_argument("--replay-of", help=argparse.SUPPRESS)
+    la.add_argument("--git-from", type=Path, help=argparse.SUPPRESS)
+    la.add_argument("--extra-json", help=argparse.SUPPRESS)
+
+    sh = sub.add_parser("show", help="summarize one run")
+    sh.add_argument("run", help="run_N or a run folder")
+    sh.add_argument("--json", action="store_true", help="the whole record as one JSON object")
+    sh.add_argument("--outputs", type=Path)
+
+    r = sub.add_parser("runs", help="list, filter and sort runs")
+    r.add_argument("--exp", help="glob over experiment paths or names")
+    r.add_argument("--status", help="completed, failed, interrupted, crashed, running")
+    r.add_argument("--where", action="append", default=[], help="e.g. 'optim.lr>=1e-3' (AND-ed)")
+    r.add_argument("--sort", help="column to sort by; prefix '-' for descending")
+    r.add_argument("--columns", help="comma-separated columns to show")
+    r.add_argument("--all", action="store_true", help="include smoke and ablation runs")
+    r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    r.add_argument("--json", action="store_true", help="same as --format json")
+    r.add_argument("--limit", type=int, help="show at most N runs")
+    r.add_argument("--outputs", type=Path)
+
+    rp = sub.add_parser("replay", help="rebuild a run's code state and re-run it")
+    rp.add_argument("run", help="run_N or a run folder")
+    rp.add_argument("--verify", action="store_true", help="compare metrics with the original")
+    rp.add_argument("--rtol", type=float, default=0.0)
+    rp.add_argument("--atol", type=float, default=0.0)
+    rp.add_argument("--strict", action="store_true", help="refuse when the environment differs")
+    rp.add_argument("--smoke", action="store_true", help="replay with the smoke config")
+    rp.add_argument("--keep-worktree", action="store_true")
+    rp.add_argument("--outputs", type=Path)
+
+    b = sub.add_parser("blame", help="which change along the lineage moved a metric")
+    b.add_argument("metric")
+    b.add_argument("target", help="experiment file, run, or family folder")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--ablate", action="store_true", help="launch single-field variants")
+    b.add_argument("--seeds", type=int, default=2, help="seeds per ablation variant")
+    b.add_argument("--smoke", action="store_true", help="ablate with smoke configs")
+    d = b.add_mutually_exclusive_group()
+    d.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher")
+    d.add_argument("--lower-is-better", dest="direction", action="store_const", const="lower")
+    b.add_argument("--outputs", type=Path)
+
+    df = sub.add_parser("diff", help="compare two runs")
+    df.add_argument("run_a")
+    df.add_argument("run_b")
+    df.add_argument("--code", action="store_true", help="show the diff between the two snapshots")
+    df.add_argument("--json", action="store_true")
+    df.add_argument("--outputs", type=Path)
+
+    li = sub.add_parser("lineage", help="the tree of experiments in a family")
+    li.add_argument("family", nargs="?", type=Path)
+    li.add_argument("--metric")
+    li.add_argument("--outputs", type=Path)
+
+    pl = sub.add_parser("plot", help="metric-over-step curves (needs matplotlib)")
+    pl.add_argument("metric")
+    pl.add_argument("targets", nargs="+")
+    pl.add_argument("-o", "--output", type=Path, required=True)
+    pl.add_argument("--outputs", type=Path)
+
+    n = sub.add_parser("new", help="write a derived experiment (or a new family)")
+    n.add_argument("parent", nargs="?", type=Path, help="the parent experiment file")
+    n.add_argument("name", help="the new experiment's name (snake_case)")
+    n.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    n.add_argument("--family", type=Path, help="create a new family folder with its base")
+
+    sm = sub.add_parser("smoke", help="run every experiment's smoke config in its own process")
+    sm.add_argument("paths", nargs="*", type=Path)
+    sm.add_argument("--timeout", type=float, help="seconds per experiment")
+
+    ih = sub.add_parser("install-hooks", help="install the plain git pre-commit hook")
+    ih.add_argument("--force", action="store_true", help="replace an existing hook")
+    return p
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from reprokit.settings import load_settings
+
+    settings = load_settings()
+    if getattr(args, "outputs", None) is not None:
+        settings = settings.with_outputs(args.outputs)
+    cmd = args.command
+    if cmd == "check":
+        from reprokit.checks.command import check
+
+        return check(args.paths, settings=settings, static_only=args.static, use_cache=not args.no_cache)
+    if cmd == "launch":
+        from reprokit.launch import launch
+
+        return launch(
+            args.experiment,
+            settings=settings,
+            seed=args.seed,
+            smoke=args.smoke,
+            deterministic=args.deterministic,
+            note=args.note,
+            no_check=args.no_check,
+            config_file=args.config_file,
+            replay_of=args.replay_of,
+            git_from=args.git_from,
+            extra_json=args.extra_json,
+        )
+    if cmd == "show":
+        from reprokit.show import show
+
+        return show(args.run, settings=settings, as_json=args.json)
+    if cmd == "runs":
+        from reprokit.query import runs_command
+
+        return runs_command(
+            settings=settings,
+            exp=args.exp,
+            status=args.status,
+            where=args.where,
+            sort=args.sort,
+            columns=args.columns,
+            include_all=args.all,
+            fmt="json" if args.json else args.format,
+            limit=args.limit,
+        )
+    if cmd == "replay":
+        from reprokit.replay import replay
+
+        return replay(
+            args.run,
+            settings=settings,
+            verify=args.verify,
+            rtol=args.rtol,
+            atol=args.atol,
+            strict=args.strict,
+            smoke=args.smoke,
+            keep_worktree=args.keep_worktree,
+        )
+    if cmd == "blame":
+        from reprokit.blame import blame_command
+
+        return blame_command(
+            args.metric,
+            args.target,
+            settings=settings,
+            as_json=args.json,
+            ablate=args.ablate,
+            seeds=args.seeds,
+            smoke=args.smoke,
+            direction=args.direction,
+        )
+    if cmd == "diff":
+        from reprokit.diffruns import diff_command
+
+        return diff_command(args.run_a, args.run_b, settings=settings, code=args.code, as_json=args.json)
+    if cmd == "lineage":
+        from reprokit.lineage import lineage_command
+
+        return lineage_command(args.family, settings=settings, metric=args.metric)
+    if cmd == "plot":
+        from reprokit.plot import plot_command
+
+        return plot_command(args.metric, args.targets, settings=settings, output=args.output)
+    if cmd == "new":
+        from reprokit.new import new_command
+
+        return new_command(args.parent, args.name, settings=settings, sets=args.sets, family=args.family)
+    if cmd == "smoke":
+        from reprokit.smoke import smoke_command
+
+        return smoke_command(args.paths, settings=settings, timeout=args.timeout)
+    if cmd == "install-hooks":
+        from reprokit.hooks_install import install_hooks
+
+        return install_hooks(settings=settings, force=args.force)
+    raise AssertionError(f"unhandled command {cmd}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from reprokit import __version__
+
+        print(f"reprokit {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return run_with_handler(lambda: _dispatch(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

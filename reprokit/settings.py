@@ -1,0 +1,118 @@
+"""Project settings from ``[tool.reprokit]`` in the project's ``pyproject.toml``, with defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprokit.errors import ReprokitError
+
+DEFAULT_UNTRACKED_CAP = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about the project it runs in.
+
+    ``root`` is the folder holding ``pyproject.toml`` (or, without one, the git top level or
+    the current directory). It is also the import root: experiments import each other as
+    ``experiments.<family>...`` from there.
+    """
+
+    root: Path
+    experiments: Path
+    outputs: Path
+    entry: str = "main"
+    # check 5: report list/dict/set fields; a project may relax it.
+    allow_mutable_fields: bool = False
+    # issue 6: every family's base must define smoke().
+    require_smoke: bool = True
+    # launch: untracked files above this size stay out of the snapshot (recorded by hash).
+    untracked_size_cap: int = DEFAULT_UNTRACKED_CAP
+    # launch outside a git repository: warn (False) or refuse (True).
+    require_git: bool = False
+    # launch: turn on deterministic algorithms for every run.
+    deterministic: bool = False
+    # blame: per-metric direction, "higher" or "lower".
+    metric_directions: dict[str, str] = field(default_factory=dict)
+    # smoke: seconds allowed per experiment.
+    smoke_timeout: float = 300.0
+
+    @property
+    def pyproject(self) -> Path:
+        return self.root / "pyproject.toml"
+
+    def with_outputs(self, outputs: str | Path | None) -> Settings:
+        if outputs is None:
+            return self
+        return dataclasses.replace(self, outputs=(Path.cwd() / outputs).resolve())
+
+
+_KEYS = {
+    "experiments": str,
+    "outputs": str,
+    "entry": str,
+    "allow_mutable_fields": bool,
+    "require_smoke": bool,
+    "untracked_size_cap": int,
+    "require_git": bool,
+    "deterministic": bool,
+    "metric_directions": dict,
+    "smoke_timeout": (int, float),
+}
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding a pyproject.toml or a .git."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return start
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    root = find_root(start or Path.cwd())
+    table: dict[str, Any] = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ReprokitError(f"{pyproject}: invalid TOML: {e}") from e
+        table = data.get("tool", {}).get("reprokit", {})
+    for key, value in table.items():
+        expected = _KEYS.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_KEYS))
+            raise ReprokitError(
+                f"{pyproject}: [tool.reprokit] has an unknown key {key!r}",
+                hint=f"known keys: {known}",
+            )
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ReprokitError(f"{pyproject}: [tool.reprokit] {key} has the wrong type: {value!r}")
+    directions = dict(table.get("metric_directions", {}))
+    for metric, direction in directions.items():
+        if direction not in ("higher", "lower"):
+            raise ReprokitError(
+                f"{pyproject}: [tool.reprokit.metric_directions] {metric} = {direction!r}",
+                hint='use "higher" or "lower"',
+            )
+    env_outputs = os.environ.get("REPROKIT_OUTPUTS")
+    return Settings(
+        root=root,
+        experiments=(root / table.get("experiments", "experiments")).resolve(),
+        outputs=(root / (env_outputs or table.get("outputs", "outputs"))).resolve(),
+        entry=table.get("entry", "main"),
+        allow_mutable_fields=table.get("allow_mutable_fields", False),
+        require_smoke=table.get("require_smoke", True),
+        untracked_size_cap=table.get("untracked_size_cap", DEFAULT_UNTRACKED_CAP),
+        require_git=table.get("require_git", False),
+        deterministic=table.get("deterministic", False),
+        metric_directions=directions,
+        smoke_timeout=float(table.get("smoke_timeout", 300.0)),
+    )
