@@ -1,0 +1,84 @@
+"""Shared fixtures: real git repositories in tmp_path, and a guard against stray outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test gets a git identity and no user/system git config."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    home = tmp_path / "_home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.delenv("REPROKIT_OUTPUTS", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_outputs_in_source_tree() -> Iterator[None]:
+    """A test must never write run records into the project's own outputs/ folder."""
+    outputs = REPO_ROOT / "outputs"
+    before = sorted(p.name for p in outputs.iterdir()) if outputs.is_dir() else []
+    yield
+    after = sorted(p.name for p in outputs.iterdir()) if outputs.is_dir() else []
+    assert after == before, f"a test wrote into {outputs}: {sorted(set(after) - set(before))}"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in cwd and return stdout as text (tests only; the library uses gitcmd)."""
+    out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+    return out.stdout.decode()
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty git repository with a pyproject.toml and an experiments/ package, committed."""
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(
+        ["git", "init", "-q", "-b", "main", "--template=", str(root)], check=True, capture_output=True
+    )
+    write(root / "pyproject.toml", '[project]\nname = "toy"\nversion = "0"\n\n[tool.reprokit]\n')
+    write(root / ".gitignore", "outputs/\n__pycache__/\n")
+    write(root / "experiments" / "__init__.py", "")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def run_cli(cwd: Path, *argv: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real `reprokit` CLI in a subprocess (where the process boundary matters)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "reprokit", *argv],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
