@@ -17,7 +17,7 @@ from _timing import env, git, python, row, time_command
 FAMILIES = 50
 PER_FAMILY = 20
 
-BASE = '''\
+BASE = """\
 from dataclasses import dataclass
 
 
@@ -43,15 +43,15 @@ def main(config: Config) -> dict[str, float]:
 
 def smoke(config: Config) -> Config:
     return config
-'''
+"""
 
-DERIVED = '''\
+DERIVED = """\
 from dataclasses import replace
 
 from experiments.fam{f:02d}.exp.base_01_01 import config as parent_config, main, smoke
 
 config = replace(parent_config, lr={lr}, model=replace(parent_config.model, hidden={hidden}))
-'''
+"""
 
 
 def make_project(root: Path) -> None:
@@ -83,7 +83,9 @@ def main() -> None:
         for _ in range(3):
             shutil.rmtree(work / ".git" / "reprokit", ignore_errors=True)
             start = time.perf_counter()
-            subprocess.run([*reprokit, "check"], cwd=work, env=env(), check=True, capture_output=True)
+            subprocess.run(
+                [*reprokit, "check"], cwd=work, env=env(), check=True, capture_output=True
+            )
             cold.append(time.perf_counter() - start)
         warm = time_command([*reprokit, "check"], work)
         static = time_command([*reprokit, "check", "--static", "--no-cache"], work, repeat=3)

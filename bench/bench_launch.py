@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _timing import env, git, python, row, time_command
 
-EXPERIMENT = '''\
+EXPERIMENT = """\
 from dataclasses import dataclass
 
 
@@ -34,7 +34,7 @@ config = Config()
 
 def main(config: Config) -> dict[str, float]:
     return {"total": float(sum(range(config.n)))}
-'''
+"""
 
 
 def make_repo(root: Path, files: int, modified: int, untracked: int) -> None:
@@ -66,7 +66,9 @@ def git_work(root: Path) -> float:
     for _ in range(7):
         tmp_index = root / ".git" / "bench-index"
         start = time.perf_counter()
-        subprocess.run(["git", "status", "--porcelain=v2", "-z"], cwd=root, capture_output=True, check=True)
+        subprocess.run(
+            ["git", "status", "--porcelain=v2", "-z"], cwd=root, capture_output=True, check=True
+        )
         shutil.copyfile(root / ".git" / "index", tmp_index)
         e = {**env(), "GIT_INDEX_FILE": str(tmp_index)}
         subprocess.run(["git", "add", "-A"], cwd=root, env=e, check=True)
@@ -83,11 +85,17 @@ def measure(label: str, files: int, goal: float) -> None:
         make_repo(work, files, modified=min(50, files), untracked=20 if files else 0)
         exp = "experiments/toy/exp/base_01_01.py"
         bare = time_command(
-            [python(), "-c", "from experiments.toy.exp.base_01_01 import config, main; main(config)"],
+            [
+                python(),
+                "-c",
+                "from experiments.toy.exp.base_01_01 import config, main; main(config)",
+            ],
             work,
         )
         launch = time_command([python(), "-m", "reprokit", "launch", exp], work, repeat=5)
-        nocheck = time_command([python(), "-m", "reprokit", "launch", exp, "--no-check"], work, repeat=5)
+        nocheck = time_command(
+            [python(), "-m", "reprokit", "launch", exp, "--no-check"], work, repeat=5
+        )
         gitcost = git_work(work)
         print(f"\n{label}: {files} tracked files, {min(50, files)} modified, 20 untracked")
         print(row("bare python running main (baseline)", bare))

@@ -24,7 +24,20 @@ _EXPORTS = {
     "runs_frame": "reprokit.query",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "ReprokitError",
+    "__version__",
+    "current_run",
+    "dump",
+    "dumps",
+    "from_data",
+    "load",
+    "loads",
+    "log",
+    "runs",
+    "runs_frame",
+    "to_data",
+]
 
 if TYPE_CHECKING:
     from reprokit.configio import dump, dumps, from_data, load, loads, to_data

@@ -20,8 +20,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("check", help="check experiment files (naming, lineage, frozen, round-trip)")
-    c.add_argument("paths", nargs="*", type=Path, help="files or folders (default: all experiments)")
-    c.add_argument("--static", action="store_true", help="only the checks that never import code (1-4)")
+    c.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: all experiments)"
+    )
+    c.add_argument(
+        "--static", action="store_true", help="only the checks that never import code (1-4)"
+    )
     c.add_argument("--no-cache", action="store_true", help="re-import every experiment")
 
     la = sub.add_parser("launch", help="run an experiment and record everything about the run")
@@ -120,7 +124,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "check":
         from reprokit.checks.command import check
 
-        return check(args.paths, settings=settings, static_only=args.static, use_cache=not args.no_cache)
+        return check(
+            args.paths, settings=settings, static_only=args.static, use_cache=not args.no_cache
+        )
     if cmd == "launch":
         from reprokit.launch import launch
 
@@ -184,7 +190,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "diff":
         from reprokit.diffruns import diff_command
 
-        return diff_command(args.run_a, args.run_b, settings=settings, code=args.code, as_json=args.json)
+        return diff_command(
+            args.run_a, args.run_b, settings=settings, code=args.code, as_json=args.json
+        )
     if cmd == "lineage":
         from reprokit.lineage import lineage_command
 
@@ -196,7 +204,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "new":
         from reprokit.new import new_command
 
-        return new_command(args.parent, args.name, settings=settings, sets=args.sets, family=args.family)
+        return new_command(
+            args.parent, args.name, settings=settings, sets=args.sets, family=args.family
+        )
     if cmd == "smoke":
         from reprokit.smoke import smoke_command
 

@@ -9,7 +9,9 @@ from typing import NamedTuple
 # name: lowercase snake_case (digits allowed, no leading digit, no doubled/trailing "_");
 # id and parent: zero-padded, at least two digits. Greedy matching leaves the last two
 # numeric groups to id and parent, so `lr_1e3_02_01` parses as name `lr_1e3`.
-EXPERIMENT_RE = re.compile(r"^(?P<name>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)_(?P<id>\d{2,})_(?P<parent>\d{2,})\.py$")
+EXPERIMENT_RE = re.compile(
+    r"^(?P<name>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)_(?P<id>\d{2,})_(?P<parent>\d{2,})\.py$"
+)
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BASE_ID = 1
 

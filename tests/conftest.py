@@ -61,7 +61,9 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     subprocess.run(
-        ["git", "init", "-q", "-b", "main", "--template=", str(root)], check=True, capture_output=True
+        ["git", "init", "-q", "-b", "main", "--template=", str(root)],
+        check=True,
+        capture_output=True,
     )
     write(root / "pyproject.toml", '[project]\nname = "toy"\nversion = "0"\n\n[tool.reprokit]\n')
     write(root / ".gitignore", "outputs/\n__pycache__/\n")
@@ -71,7 +73,9 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def run_cli(cwd: Path, *argv: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    cwd: Path, *argv: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real `reprokit` CLI in a subprocess (where the process boundary matters)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
