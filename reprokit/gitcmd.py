@@ -1,0 +1,99 @@
+"""The one subprocess helper for git (STYLE.md habit 5).
+
+Every git call in reprokit goes through :func:`run_git`, so a failure always reads the
+same way: the command, its exit code and git's own stderr. Output is bytes: callers
+parse NUL-separated (``-z``) listings and binary patches, and decode only what is text.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from reprokit.errors import ReprokitError
+
+
+class GitError(ReprokitError):
+    """A git command failed; the message shows the command, exit code and stderr."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        returncode: int,
+        stderr: bytes,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        self.args_run = tuple(args)
+        self.cwd = cwd
+        self.returncode = returncode
+        self.stderr = stderr.decode("utf-8", "replace").strip()
+        command = " ".join(["git", *args])
+        message = f"`{command}` failed with exit code {returncode} in {cwd}"
+        if self.stderr:
+            message += ":\n  " + self.stderr.replace("\n", "\n  ")
+        super().__init__(message, hint=hint)
+
+
+def run_git(
+    *args: str,
+    cwd: Path,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> bytes:
+    """Run ``git *args`` in ``cwd`` and return its stdout as bytes.
+
+    ``env`` adds to (and overrides) the current environment rather than replacing it, so
+    callers pass only what they change (``GIT_INDEX_FILE``, an identity). With
+    ``check=False`` a non-zero exit returns stdout instead of raising :class:`GitError`.
+    """
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=input,
+            env=full_env,
+            capture_output=True,
+            # No stdin unless we feed one: git must never wait for a terminal prompt.
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError as e:
+        if not Path(cwd).is_dir():
+            raise ReprokitError(f"folder {cwd} does not exist") from e
+        raise ReprokitError(
+            "git is not installed or not on PATH",
+            hint="install git (https://git-scm.com/downloads) and try again",
+        ) from e
+    if check and proc.returncode != 0:
+        raise GitError(args, cwd, proc.returncode, proc.stderr)
+    return proc.stdout
+
+
+# git's own words (LC_ALL=C keeps them English) for "there is no working tree here". Any
+# other failure, such as "dubious ownership", is an error: swallowing it would silently
+# record runs without their code state.
+_NO_WORKTREE = ("not a git repository", "must be run in a work tree")
+_C_LOCALE = MappingProxyType({"LC_ALL": "C"})
+
+
+def locate(*args: str, cwd: Path) -> bytes | None:
+    """``git rev-parse --show-toplevel *args``; None when ``cwd`` is in no working tree."""
+    try:
+        return run_git("rev-parse", "--show-toplevel", *args, cwd=cwd, env=_C_LOCALE)
+    except GitError as e:
+        if any(words in e.stderr for words in _NO_WORKTREE):
+            return None
+        raise
+
+
+def git_toplevel(cwd: Path) -> Path | None:
+    """The top folder of the working tree containing ``cwd``; None outside a repository."""
+    out = locate(cwd=cwd)
+    top = out.decode("utf-8", "surrogateescape").strip() if out is not None else ""
+    return Path(top) if top else None

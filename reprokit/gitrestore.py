@@ -1,0 +1,186 @@
+"""Rebuild a run's snapshot as a temporary git worktree (for ``reprokit replay``).
+
+The user's repository is left as it is: no branches are created and HEAD, index and
+working tree are untouched. A worktree only adds bookkeeping under ``.git/worktrees``,
+which :func:`remove_worktree` clears again; a fetched snapshot keeps its
+``refs/reprokit/runs/<id>`` ref. Submodules are not checked out inside the worktree.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from reprokit.errors import ReprokitError
+from reprokit.gitcmd import GitError, git_toplevel, run_git
+
+# Fetching must fail fast rather than wait for a password nobody will type.
+_NO_PROMPT = MappingProxyType(
+    {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+)
+_EMPTY_BASE_IDENTITY = MappingProxyType(
+    {
+        "GIT_AUTHOR_NAME": "reprokit",
+        "GIT_AUTHOR_EMAIL": "reprokit@localhost",
+        "GIT_COMMITTER_NAME": "reprokit",
+        "GIT_COMMITTER_EMAIL": "reprokit@localhost",
+        # A fixed date makes the empty base commit the same object every time.
+        "GIT_AUTHOR_DATE": "1970-01-01T00:00:00+0000",
+        "GIT_COMMITTER_DATE": "1970-01-01T00:00:00+0000",
+    }
+)
+
+
+def _top(cwd: Path) -> Path:
+    top = git_toplevel(cwd)
+    if top is None:
+        raise ReprokitError(
+            f"{cwd} is not inside a git repository",
+            hint="run this from the repository the run was launched in",
+        )
+    return top
+
+
+def _has_commit(top: Path, rev: str) -> bool:
+    out = run_git("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", cwd=top, check=False)
+    return bool(out.strip())
+
+
+def _resolves_to(top: Path, ref: str, sha: str) -> bool:
+    out = run_git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=top, check=False)
+    return out.decode().strip() == sha
+
+
+def _fetch_sources(top: Path, recorded: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(label, what to pass to git fetch): recorded remotes first, then other local ones."""
+    out = run_git("remote", cwd=top, check=False).decode("utf-8", "replace")
+    local = [name for name in out.splitlines() if name]
+    sources = [(name, name if name in local else url) for name, url in recorded.items()]
+    sources += [(name, name) for name in local if name not in recorded]
+    return sources
+
+
+def _worktree_add(top: Path, dest: Path, commit: str) -> None:
+    run_git("worktree", "add", "--detach", "--quiet", str(dest), commit, cwd=top)
+
+
+def _empty_base(top: Path) -> str:
+    """A parentless commit of the empty tree: the base for runs launched with HEAD unborn."""
+    tree = run_git("mktree", cwd=top, input=b"").decode().strip()
+    msg = "reprokit: empty base for a run launched before the first commit"
+    out = run_git(
+        "commit-tree", "--no-gpg-sign", tree, "-m", msg, cwd=top, env=_EMPTY_BASE_IDENTITY
+    )
+    return out.decode().strip()
+
+
+def _missing_error(record: Mapping[str, Any], tried: list[str]) -> ReprokitError:
+    snap = str(record.get("snapshot") or "?")[:12]
+    ref = record.get("snapshot_ref")
+    base = record.get("sha")
+    where = f"from {', '.join(tried)}" if tried else "(no remotes are configured)"
+    message = (
+        f"cannot rebuild the code: snapshot commit {snap} ({ref}) is not in this repository "
+        f"and could not be fetched {where}; its base commit {str(base)[:12]} is missing too"
+    )
+    branch = record.get("branch")
+    on = f"it was on branch '{branch}'" if branch else "HEAD was detached"
+    remote = tried[0] if tried else "origin"
+    hint = (
+        f"fetch the base commit (`git fetch {remote} {base}`; {on} when the run started), "
+        f"or push the snapshots from the machine that ran it "
+        f"(`git push {remote} 'refs/reprokit/*:refs/reprokit/*'`), then try again"
+    )
+    return ReprokitError(message, hint=hint)
+
+
+def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: Path) -> str:
+    """Check out a run's snapshot as a detached worktree at ``dest``; say how it was rebuilt.
+
+    Returns ``"ref"`` when ``refs/reprokit/runs/<id>`` points at the snapshot here,
+    ``"fetched"`` when that ref was fetched from a remote (the recorded remotes, then any
+    other configured one), or ``"patch"`` when the worktree was rebuilt from the recorded
+    HEAD (an empty base when it was unborn) plus ``run_dir/diff.patch``, applied
+    uncommitted. Raises ReprokitError naming what is missing, the remotes tried and how to
+    recover when none of these works. ``dest`` must not exist or be empty.
+    """
+    top = _top(cwd)
+    if dest.exists() and any(dest.iterdir()):
+        raise ReprokitError(
+            f"cannot rebuild the code into {dest}: the folder is not empty",
+            hint="remove it or choose another folder",
+        )
+    snapshot = git_record.get("snapshot")
+    ref = git_record.get("snapshot_ref")
+    if snapshot and ref and _resolves_to(top, ref, snapshot):
+        _worktree_add(top, dest, snapshot)
+        return "ref"
+    tried: list[str] = []
+    if snapshot and ref:
+        for label, source in _fetch_sources(top, git_record.get("remotes") or {}):
+            tried.append(label)
+            # No "+": a same-named ref from another outputs folder must not be clobbered.
+            run_git(
+                "fetch", "--quiet", "--no-tags", source, f"{ref}:{ref}",
+                cwd=top, env=_NO_PROMPT, check=False,
+            )  # fmt: skip
+            if _resolves_to(top, ref, snapshot):
+                _worktree_add(top, dest, snapshot)
+                return "fetched"
+    base = git_record.get("sha")
+    if base is not None and not _has_commit(top, base):
+        if snapshot and _has_commit(top, snapshot):
+            # The ref is gone but git has not collected the commit yet: still exact.
+            _worktree_add(top, dest, snapshot)
+            return "ref"
+        raise _missing_error(git_record, tried)
+    patch = run_dir / str(git_record.get("patch_file") or "diff.patch")
+    if not patch.is_file():
+        raise ReprokitError(
+            f"cannot rebuild the code: the snapshot is not available and {patch} is missing",
+            hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote",
+        )
+    _worktree_add(top, dest, base if base is not None else _empty_base(top))
+    if patch.stat().st_size:
+        try:
+            run_git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=dest)
+        except GitError as e:
+            remove_worktree(cwd, dest)
+            raise ReprokitError(
+                f"cannot rebuild the code: {patch} does not apply to {str(base)[:12]}:\n  "
+                + e.stderr.replace("\n", "\n  "),
+                hint="the patch or the base commit was changed after the run",
+            ) from e
+    return "patch"
+
+
+def remove_worktree(cwd: Path, dest: Path) -> None:
+    """Remove a worktree made by :func:`materialize` and prune git's bookkeeping of it."""
+    top = _top(cwd)
+    run_git("worktree", "remove", "--force", str(dest), cwd=top, check=False)
+    if dest.exists():
+        # Only a folder that looks like a worktree (a `.git` *file*) is deleted by hand: a
+        # wrong path must never cost the user a real folder.
+        if not (dest / ".git").is_file():
+            raise ReprokitError(
+                f"{dest} is not a git worktree; not removing it",
+                hint="remove it yourself if it is a leftover of `reprokit replay`",
+            )
+        shutil.rmtree(dest)
+    run_git("worktree", "prune", cwd=top)
+
+
+def snapshot_diff(cwd: Path, sha_a: str, sha_b: str, *, stat_only: bool) -> bytes:
+    """The diff between two snapshot commits, for ``reprokit diff --code`` (bytes)."""
+    top = _top(cwd)
+    for sha in (sha_a, sha_b):
+        if not _has_commit(top, sha):
+            raise ReprokitError(
+                f"snapshot commit {sha[:12]} is not in this repository",
+                hint="fetch the snapshots: `git fetch origin 'refs/reprokit/*:refs/reprokit/*'`",
+            )
+    what = ("--stat",) if stat_only else ("--patch",)
+    return run_git("diff", "--no-color", "--no-ext-diff", "-M", *what, sha_a, sha_b, "--", cwd=top)

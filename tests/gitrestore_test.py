@@ -1,0 +1,183 @@
+"""gitrestore.materialize on real repositories: via the ref, a fetch, or the patch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitstate_test import IGNORED, make_dirty, tree_state, user_state
+
+from conftest import git, write
+from reprokit.errors import ReprokitError
+from reprokit.gitcmd import run_git
+from reprokit.gitstate import capture, materialize, remove_worktree, snapshot_diff
+
+
+def _capture(repo: Path, run_dir: Path, run_id: str = "run_1") -> dict[str, Any]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rec = capture(repo, run_id, untracked_size_cap=10**6, patch_path=run_dir / "diff.patch")
+    assert rec is not None
+    return rec
+
+
+def test_via_ref_leaves_the_users_repo_alone(repo: Path, tmp_path: Path) -> None:
+    make_dirty(repo)
+    rec = _capture(repo, tmp_path / "run_1")
+    before = user_state(repo)
+    dest = tmp_path / "rebuilt"
+
+    assert materialize(repo, rec, tmp_path / "run_1", dest) == "ref"
+
+    assert tree_state(dest) == tree_state(repo, skip=IGNORED)
+    assert git(dest, "rev-parse", "HEAD").strip() == rec["snapshot"]
+    assert run_git("symbolic-ref", "-q", "HEAD", cwd=dest, check=False) == b""  # detached
+    assert git(dest, "status", "--porcelain") == ""
+    remove_worktree(repo, dest)
+    assert not dest.exists()
+    assert user_state(repo) == before
+
+
+def test_ref_deleted_rebuilds_from_patch(repo: Path, tmp_path: Path) -> None:
+    make_dirty(repo)
+    rec = _capture(repo, tmp_path / "run_1")
+    git(repo, "update-ref", "-d", rec["snapshot_ref"])
+    before = user_state(repo)
+    dest = tmp_path / "rebuilt"
+
+    assert materialize(repo, rec, tmp_path / "run_1", dest) == "patch"
+
+    assert tree_state(dest) == tree_state(repo, skip=IGNORED)
+    assert git(dest, "rev-parse", "HEAD").strip() == rec["sha"]
+    remove_worktree(repo, dest)
+    assert user_state(repo) == before
+
+
+def test_unborn_head_rebuilds_from_patch(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(root))
+    write(root / "a.py", "a = 1\n")
+    (root / "b.bin").write_bytes(b"\0\1\2")
+    os.symlink("a.py", root / "alias")
+    git(root, "add", "a.py")
+    rec = _capture(root, tmp_path / "run_1")
+    git(root, "update-ref", "-d", rec["snapshot_ref"])
+    before = user_state(root)
+
+    assert materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt") == "patch"
+
+    assert tree_state(tmp_path / "rebuilt") == tree_state(root)
+    remove_worktree(root, tmp_path / "rebuilt")
+    assert user_state(root) == before
+
+
+@pytest.mark.parametrize("clone_remote", ["origin", "upstream"])
+def test_fetched_from_a_remote_in_a_fresh_clone(
+    repo: Path, tmp_path: Path, clone_remote: str
+) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", "--template=", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    make_dirty(repo)
+    rec = _capture(repo, tmp_path / "run_1")
+    git(repo, "push", "-q", "origin", "main", "refs/reprokit/*:refs/reprokit/*")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-local", "-o", clone_remote, str(bare), str(clone))
+    assert run_git("cat-file", "-t", rec["snapshot"], cwd=clone, check=False) == b""
+    if clone_remote == "upstream":
+        # The recorded name "origin" is unknown here and the local remote is broken: only
+        # fetching the recorded URL can work.
+        git(clone, "remote", "set-url", "upstream", str(tmp_path / "gone.git"))
+    # Simulate a lost run folder patch too: only the fetch can succeed exactly.
+    (tmp_path / "run_1" / "diff.patch").unlink()
+
+    assert materialize(clone, rec, tmp_path / "run_1", tmp_path / "rebuilt") == "fetched"
+
+    assert tree_state(tmp_path / "rebuilt") == tree_state(repo, skip=IGNORED)
+    assert git(clone, "rev-parse", rec["snapshot_ref"]).strip() == rec["snapshot"]
+    assert git(clone, "for-each-ref", "refs/heads").count("\n") == 1
+    remove_worktree(clone, tmp_path / "rebuilt")
+
+
+def test_base_commit_missing_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", "--template=", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    write(repo / "local.py", "never pushed\n")
+    git(repo, "add", "local.py")
+    git(repo, "commit", "-q", "-m", "local")
+    write(repo / "dirty.py", "d\n")
+    rec = _capture(repo, tmp_path / "run_1")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-local", str(bare), str(clone))
+
+    with pytest.raises(ReprokitError) as info:
+        materialize(clone, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+
+    snap, base = rec["snapshot"], rec["sha"]
+    assert str(info.value) == (
+        f"cannot rebuild the code: snapshot commit {snap[:12]} (refs/reprokit/runs/run_1) is "
+        f"not in this repository and could not be fetched from origin; its base commit "
+        f"{base[:12]} is missing too\n"
+        f"  hint: fetch the base commit (`git fetch origin {base}`; it was on branch 'main' "
+        "when the run started), or push the snapshots from the machine that ran it "
+        "(`git push origin 'refs/reprokit/*:refs/reprokit/*'`), then try again"
+    )
+    assert not (tmp_path / "rebuilt").exists()
+    assert git(clone, "worktree", "list").count("\n") == 1
+
+
+def test_refuses_a_non_empty_destination(repo: Path, tmp_path: Path) -> None:
+    rec = _capture(repo, tmp_path / "run_1")
+    write(tmp_path / "busy/file.txt", "x\n")
+    with pytest.raises(ReprokitError, match="busy: the folder is not empty"):
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "busy")
+
+
+def test_snapshot_diff(repo: Path, tmp_path: Path) -> None:
+    a = _capture(repo, tmp_path / "run_1", "run_1")
+    write(repo / "experiments/lr.py", "lr = 0.1\n")
+    b = _capture(repo, tmp_path / "run_2", "run_2")
+
+    full = snapshot_diff(repo, a["snapshot"], b["snapshot"], stat_only=False)
+    assert b"+lr = 0.1\n" in full
+    stat = snapshot_diff(repo, a["snapshot"], b["snapshot"], stat_only=True)
+    assert stat == (b" experiments/lr.py | 1 +\n 1 file changed, 1 insertion(+)\n")
+    with pytest.raises(ReprokitError, match="snapshot commit 000000000000 is not in this"):
+        snapshot_diff(repo, "0" * 40, b["snapshot"], stat_only=True)
+
+
+def test_patch_that_no_longer_applies_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    write(repo / "experiments/a.py", "a = 1\n")
+    rec = _capture(repo, tmp_path / "run_1")
+    git(repo, "update-ref", "-d", rec["snapshot_ref"])
+    write(repo / "experiments/a.py", "a = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a")  # the run's file now exists at a new HEAD...
+    rec = {**rec, "sha": git(repo, "rev-parse", "HEAD").strip()}  # ...and the record says so
+
+    with pytest.raises(ReprokitError) as info:
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+
+    assert str(info.value).startswith(
+        f"cannot rebuild the code: {tmp_path / 'run_1' / 'diff.patch'} does not apply to "
+        f"{rec['sha'][:12]}:\n  error: experiments/a.py: already exists in working directory"
+    )
+    assert not (tmp_path / "rebuilt").exists()
+    assert git(repo, "worktree", "list").count("\n") == 1
+
+
+def test_remove_worktree_never_deletes_a_plain_folder(repo: Path, tmp_path: Path) -> None:
+    write(tmp_path / "precious/data.txt", "keep me\n")
+    with pytest.raises(ReprokitError, match="precious is not a git worktree; not removing it"):
+        remove_worktree(repo, tmp_path / "precious")
+    assert (tmp_path / "precious/data.txt").read_text() == "keep me\n"
+    # Already gone (e.g. deleted by hand): only git's bookkeeping is pruned.
+    rec = _capture(repo, tmp_path / "run_1")
+    materialize(repo, rec, tmp_path / "run_1", tmp_path / "wt")
+    shutil.rmtree(tmp_path / "wt")
+    remove_worktree(repo, tmp_path / "wt")
+    assert git(repo, "worktree", "list").count("\n") == 1
