@@ -1,0 +1,1 @@
+"""Example experiment families (import root: the project folder)."""

@@ -1,0 +1,1 @@
+"""Experiments on scikit-learn's bundled 8x8 handwritten digits (no download)."""
