@@ -27,6 +27,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--static", action="store_true", help="only the checks that never import code (1-4)"
     )
     c.add_argument("--no-cache", action="store_true", help="re-import every experiment")
+    # Internal, used by the plain git hook (hooks/pre-commit): check the index.
+    c.add_argument("--staged", action="store_true", help=argparse.SUPPRESS)
 
     la = sub.add_parser("launch", help="run an experiment and record everything about the run")
     la.add_argument("experiment", type=Path)
@@ -125,7 +127,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from reprokit.checks.command import check
 
         return check(
-            args.paths, settings=settings, static_only=args.static, use_cache=not args.no_cache
+            args.paths,
+            settings=settings,
+            static_only=args.static,
+            use_cache=not args.no_cache,
+            staged=args.staged,
         )
     if cmd == "launch":
         from reprokit.launch import launch
@@ -218,9 +224,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {cmd}")
 
 
+def _attach_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--sort -val_acc`` -> ``--sort=-val_acc``: argparse would take ``-val_acc`` for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--sort" and arg.startswith("-") and arg != "--":
+            out[-1] = f"--sort={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_dash_values(sys.argv[1:] if argv is None else argv))
     if args.version:
         from reprokit import __version__
 

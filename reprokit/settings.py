@@ -53,7 +53,7 @@ class Settings:
         return dataclasses.replace(self, outputs=(Path.cwd() / outputs).resolve())
 
 
-_KEYS = {
+_KEYS: dict[str, type | tuple[type, ...]] = {
     "experiments": str,
     "outputs": str,
     "entry": str,

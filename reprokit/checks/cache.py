@@ -1,0 +1,119 @@
+"""The check cache: results keyed by content hashes, so unchanged experiments are skipped.
+
+One JSON file, under the git dir when there is one (``<git-dir>/reprokit/check-cache.json``,
+never committed, shared by worktrees of one checkout) else ``<root>/.reprokit-cache/``.
+Written to a temp file then renamed; a corrupt or foreign cache is ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+
+
+def git_dir(root: Path) -> Path | None:
+    """The git dir of the repository holding ``root``, found without running git (speed)."""
+    for folder in (root, *root.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            # A worktree or submodule: ".git" is a file saying "gitdir: <path>".
+            text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return (folder / text[len("gitdir:") :].strip()).resolve()
+            return None
+    return None
+
+
+def default_cache_path(root: Path) -> Path:
+    found = git_dir(root)
+    if found is not None:
+        return found / "reprokit" / "check-cache.json"
+    return root / ".reprokit-cache" / "check-cache.json"
+
+
+class CheckCache:
+    """The cache's three tables, loaded once per run and saved once at the end.
+
+    ``files``: relpath -> {sha, deps} (direct project-local imports of that content);
+    ``static``: relpath -> {key, findings} (ast checks, keyed on content + family names);
+    ``dynamic``: relpath -> {key, findings} (import checks, keyed on the import closure).
+    """
+
+    def __init__(self, path: Path | None, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.files: dict[str, dict[str, Any]] = {}
+        self.static: dict[str, dict[str, Any]] = {}
+        self.dynamic: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != CACHE_VERSION
+            or data.get("fingerprint") != self.fingerprint
+        ):
+            return
+        tables = [data.get(k) for k in ("files", "static", "dynamic")]
+        if all(isinstance(t, dict) for t in tables):
+            self.files, self.static, self.dynamic = tables  # type: ignore[assignment]
+
+    def lookup(self, table: dict[str, dict[str, Any]], rel: str, key: str) -> Any:
+        entry = table.get(rel)
+        if isinstance(entry, dict) and entry.get("key") == key:
+            return entry.get("value")
+        return None
+
+    def store(self, table: dict[str, dict[str, Any]], rel: str, key: str, value: Any) -> None:
+        table[rel] = {"key": key, "value": value}
+        self.dirty = True
+
+    def prune(self, root: Path) -> None:
+        """Forget files that no longer exist, so renames do not grow the cache forever.
+
+        Only called when something changed (a stat per entry is too much for a warm run).
+        """
+        for table in (self.files, self.static, self.dynamic):
+            for rel in [r for r in table if not os.path.exists(os.path.join(root, r))]:
+                del table[rel]
+
+    def save(self) -> None:
+        """Write atomically; a read-only git dir just means no cache next time."""
+        if self.path is None or not self.dirty:
+            return
+        data = {
+            "version": CACHE_VERSION,
+            "fingerprint": self.fingerprint,
+            "files": self.files,
+            "static": self.static,
+            "dynamic": self.dynamic,
+        }
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.parent.name == ".reprokit-cache":
+                ignore = self.path.parent / ".gitignore"
+                if not ignore.exists():
+                    ignore.write_text("# created by reprokit check\n*\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".check-cache-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(data, f, separators=(",", ":"))
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise

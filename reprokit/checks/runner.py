@@ -1,0 +1,333 @@
+"""Run checks 1-6 over a set of experiment files, with the content-hash cache.
+
+Speed matters (issue 2: 1,000 files in 2 s cold, 0.3 s warm): one process, each file read
+and hashed once, parsed only when its hash is new, imported only when the hash of its
+import closure is new. Family-level checks (ids, parents) use only file names, so they are
+recomputed every time: cheaper than caching them.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprokit import naming
+from reprokit.checks import static
+from reprokit.checks.cache import CheckCache
+from reprokit.checks.findings import Finding
+from reprokit.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    checked: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+def family_names(folder: Path) -> list[str]:
+    """Sorted names of the candidate experiment files directly in ``folder``."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    # naming.is_candidate's rule on plain strings (no Path per entry: this runs per file).
+    return sorted(
+        e.name
+        for e in entries
+        if e.name.endswith(".py") and not e.name.startswith("_") and e.is_file()
+    )
+
+
+def _fingerprint(settings: Settings) -> str:
+    """What, besides file contents, the cached results depend on."""
+    from reprokit import __version__
+
+    here = Path(__file__).resolve().parent
+    sources = [*sorted(here.glob("*.py")), here.parent / "configio.py"]
+    stamps = []
+    for src in sources:
+        try:
+            st = src.stat()
+            stamps.append(f"{src.name}:{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            stamps.append(f"{src.name}:-")
+    parts = [
+        __version__,
+        sys.version,
+        sys.prefix,
+        settings.entry,
+        str(settings.allow_mutable_fields),
+        str(settings.require_smoke),
+        *stamps,
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+class _Run:
+    """Per-run memo of file contents, hashes and parse trees (never shared across runs)."""
+
+    def __init__(self, settings: Settings, cache: CheckCache) -> None:
+        self.settings = settings
+        self.root = settings.root
+        self.cache = cache
+        self.data: dict[str, bytes | None] = {}
+        self.shas: dict[str, str] = {}
+        self.trees: dict[str, ast.Module | SyntaxError] = {}
+        self.closures: dict[str, str] = {}
+        self.resolved: dict[str, list[str]] = {}
+        self.import_lists: dict[str, list[tuple[str, int, int]]] = {}
+        self.root_str = str(self.root)
+
+    def rel(self, path: Path) -> str:
+        # String slicing: pathlib's relative_to costs ~20 µs a call, too much at 1,000 files.
+        text, prefix = str(path), str(self.root) + os.sep
+        if text.startswith(prefix):
+            return text[len(prefix) :].replace(os.sep, "/")
+        return path.relative_to(self.root).as_posix()
+
+    def sha(self, rel: str) -> str:
+        if rel not in self.shas:
+            try:
+                with open(os.path.join(self.root_str, rel), "rb") as f:
+                    data: bytes | None = f.read()
+            except OSError:
+                data = None
+            self.data[rel] = data
+            self.shas[rel] = hashlib.sha256(data).hexdigest() if data is not None else "-"
+        return self.shas[rel]
+
+    def tree(self, rel: str) -> ast.Module | SyntaxError:
+        if rel not in self.trees:
+            self.sha(rel)
+            try:
+                self.trees[rel] = ast.parse(self.data[rel] or b"", filename=rel)
+            except SyntaxError as e:
+                self.trees[rel] = e
+            except ValueError as e:  # NUL bytes
+                self.trees[rel] = SyntaxError(str(e))
+        return self.trees[rel]
+
+    def imports(self, rel: str) -> list[tuple[str, int, int]]:
+        if rel not in self.import_lists:
+            tree = self.tree(rel)
+            found = []
+            if isinstance(tree, ast.Module):
+                found = static.imported_modules(tree, self.module(rel))
+            self.import_lists[rel] = found
+        return self.import_lists[rel]
+
+    def module(self, rel: str) -> str:
+        return rel[:-3].replace("/", ".")
+
+    def direct_deps(self, rel: str) -> list[str]:
+        """Project files that importing ``rel`` may execute (package inits included)."""
+        sha = self.sha(rel)
+        cached = self.cache.lookup(self.cache.files, rel, sha)
+        if isinstance(cached, list):
+            return [str(d) for d in cached]
+        tree = self.tree(rel)
+        module = self.module(rel)
+        names = [module.rpartition(".")[0]]
+        if isinstance(tree, ast.Module):
+            names += [name for name, _, _ in self.imports(rel)]
+        deps: set[str] = set()
+        for name in names:
+            deps.update(self._resolve(name))
+        deps.discard(rel)
+        result = sorted(deps)
+        self.cache.store(self.cache.files, rel, sha, result)
+        return result
+
+    def _resolve(self, dotted: str) -> list[str]:
+        """Project files a dotted import name executes: package inits, then the module.
+
+        Memoized and done with os.path strings: at 1,000 files, pathlib here cost ~1 s.
+        """
+        if dotted in self.resolved:
+            return self.resolved[dotted]
+        found: list[str] = []
+        if dotted:
+            head, _, last = dotted.rpartition(".")
+            parent = self._resolve(head) if head else []
+            folder = os.path.join(self.root_str, *dotted.split(".")[:-1])
+            if (
+                not head
+                or (parent and parent[-1].endswith("/__init__.py"))
+                or os.path.isdir(folder)
+            ):
+                init = os.path.join(folder, last, "__init__.py")
+                mod = os.path.join(folder, last + ".py")
+                rel_folder = head.replace(".", "/") + "/" if head else ""
+                if os.path.isfile(init):
+                    found = [*parent, f"{rel_folder}{last}/__init__.py"]
+                elif os.path.isfile(mod):
+                    found = [*parent, f"{rel_folder}{last}.py"]
+                else:
+                    found = parent
+            else:
+                found = parent  # an attribute of a module (`from pkg.mod import name`)
+        self.resolved[dotted] = found
+        return found
+
+    def closure_key(self, rel: str) -> str:
+        """Hash of the file and everything it imports from the project, transitively."""
+        if rel in self.closures:
+            return self.closures[rel]
+        seen = {rel}
+        todo = [rel]
+        while todo:
+            for dep in self.direct_deps(todo.pop()):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        text = "\n".join(f"{r}:{self.sha(r)}" for r in sorted(seen))
+        key = hashlib.sha256(text.encode()).hexdigest()
+        self.closures[rel] = key
+        return key
+
+
+def run_checks(
+    targets: Sequence[Path],
+    settings: Settings,
+    *,
+    static_only: bool = False,
+    use_cache: bool = True,
+    cache_path: Path | None = None,
+    extra_sys_path: Sequence[Path] = (),
+) -> CheckResult:
+    """Check ``targets`` (absolute experiment files under ``settings.root``).
+
+    Family-level findings are computed over each target's whole family folder but
+    reported only for the targets, so pre-commit passing the changed files still checks
+    ids against their siblings.
+    """
+    from reprokit.checks.cache import default_cache_path
+
+    root = settings.root
+    fingerprint = _fingerprint(settings)
+    if use_cache:
+        cache = CheckCache(cache_path or default_cache_path(root), fingerprint)
+    else:
+        cache = CheckCache(None, fingerprint)
+    run = _Run(settings, cache)
+    findings: list[Finding] = []
+    names_of: dict[Path, list[str]] = {}
+    family_of: dict[Path, list[Finding]] = {}
+    folder_of: dict[Path, list[Finding]] = {}
+    members_of: dict[Path, dict[str, naming.ExperimentName]] = {}
+    names_key: dict[Path, str] = {}
+    to_import: list[tuple[Path, str, str, bool]] = []
+    target_set = set(targets)
+    for path in targets:
+        folder = path.parent
+        if folder not in names_of:
+            names_of[folder] = family_names(folder)
+            family_of[folder] = static.family_findings(folder, names_of[folder])
+        names = names_of[folder]
+        if folder not in folder_of:
+            folder_of[folder] = static.folder_findings(folder / "_", root)
+        folder_problems = [dataclasses.replace(f, path=path) for f in folder_of[folder]]
+        findings += folder_problems
+        findings += static.naming_findings(path, names)
+        rel = run.rel(path)
+        if folder not in names_key:
+            names_key[folder] = hashlib.sha256("/".join(names).encode()).hexdigest()
+            members_of[folder] = static.parse_members(names)
+        file_findings, parses = _ast_findings(run, path, rel, names_key[folder], members_of[folder])
+        findings += file_findings
+        parsed = naming.parse(path.name)
+        if static_only or not parses or parsed is None or folder_problems:
+            continue
+        key = run.closure_key(rel)
+        hit: Any = cache.lookup(cache.dynamic, rel, key)
+        if isinstance(hit, list):
+            findings += [Finding.from_json(f, root) for f in hit]
+        else:
+            to_import.append((path, rel, key, parsed.is_base))
+    for family_findings in family_of.values():
+        findings += [f for f in family_findings if f.path in target_set]
+    if to_import:
+        findings += _import_and_check(run, to_import, extra_sys_path)
+    if cache.dirty:
+        cache.prune(root)
+    cache.save()
+    return CheckResult(len(targets), sorted(set(findings)))
+
+
+def _ast_findings(
+    run: _Run, path: Path, rel: str, names_key: str, members: dict[str, naming.ExperimentName]
+) -> tuple[list[Finding], bool]:
+    """RK001 and RK4xx for one file, from the cache when its content and family are unchanged;
+    also whether the file parses."""
+    cache, root = run.cache, run.root
+    # The family's file names are part of the key: they decide which import is "the parent".
+    key = f"{run.sha(rel)}:{names_key}"
+    cached: Any = cache.lookup(cache.static, rel, key)
+    if isinstance(cached, dict):
+        return [Finding.from_json(f, root) for f in cached["findings"]], bool(cached["parses"])
+    tree = run.tree(rel)
+    if isinstance(tree, ast.Module):
+        found = static.import_findings(path, run.imports(rel), run.module(rel), members)
+    else:
+        found = [static.syntax_finding(path, tree)]
+    parses = isinstance(tree, ast.Module)
+    value = {"parses": parses, "findings": [f.to_json(root) for f in found]}
+    cache.store(cache.static, rel, key, value)
+    return found, parses
+
+
+def _import_and_check(
+    run: _Run, to_import: Sequence[tuple[Path, str, str, bool]], extra_sys_path: Sequence[Path]
+) -> list[Finding]:
+    import importlib
+
+    from reprokit.checks import dynamic
+
+    settings, root = run.settings, run.root
+    tops = {rel.split("/", 1)[0] for _, rel, _, _ in to_import}
+    saved_path = list(sys.path)
+    sys.path[:0] = [str(root), *(str(p) for p in extra_sys_path)]
+    dynamic.purge_modules(tops)
+    # Files written moments ago (tests, the staged copy) must be seen by the finders.
+    importlib.invalidate_caches()
+    findings: list[Finding] = []
+    try:
+        for path, rel, key, is_base in to_import:
+            _drop_racy_pyc(path)
+            module = dynamic.import_for_check(path, run.module(rel))
+            if isinstance(module, Finding):
+                # Not cached: an import error often comes from the environment (a
+                # missing package), which the content hash does not see.
+                findings.append(module)
+                continue
+            found = dynamic.module_findings(path, module, settings, is_base=is_base)
+            findings += found
+            run.cache.store(run.cache.dynamic, rel, key, [f.to_json(root) for f in found])
+    finally:
+        dynamic.purge_modules(tops)
+        sys.path[:] = saved_path
+    return findings
+
+
+def _drop_racy_pyc(path: Path) -> None:
+    """Delete a .pyc that may hide an edit made in the second it was compiled.
+
+    Python trusts a .pyc whose recorded source mtime (whole seconds) and size match, so a
+    same-size edit within that second would import the old code. Such a .pyc was written
+    in the same second as the source's last change; any other is safe and kept (deleting
+    every .pyc would double the cold check time).
+    """
+    import importlib.util
+
+    with contextlib.suppress(OSError, ValueError, NotImplementedError):
+        pyc = importlib.util.cache_from_source(str(path))
+        if int(os.stat(pyc).st_mtime) == int(path.stat().st_mtime):
+            os.unlink(pyc)
