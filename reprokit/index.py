@@ -1,0 +1,205 @@
+"""A SQLite index of the run folders in ``outputs/.index.sqlite``, for fast listing.
+
+The folders are the source of truth: on every read the index compares each ``run_N``
+folder's ``run.json``/``summary.json`` stat signature (mtime, inode, size — records are
+replaced by rename, so a rewrite always changes at least one) with what it stored, re-reads
+only the runs that changed, and drops runs whose folder is gone. A missing, corrupt or
+outdated index file is simply rebuilt; a read-only outputs folder falls back to an index
+in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from reprokit import store
+from reprokit.errors import ReprokitError
+
+INDEX_FILE = ".index.sqlite"
+SCHEMA_VERSION = 1
+# Columns copied out of run.json (and summary.json / config.yaml) for listing and filtering.
+COLUMNS = (
+    "id",
+    "num",
+    "record_sig",
+    "summary_sig",
+    "status",
+    "pid",
+    "host",
+    "heartbeat_at",
+    "started_at",
+    "duration_s",
+    "experiment",
+    "name",
+    "family",
+    "git_sha",
+    "git_dirty",
+    "smoke",
+    "ablation",
+    "replay_of",
+    "seed",
+    "note",
+    "summary",
+    "config",
+    "record",
+)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs ({", ".join(c + (" TEXT PRIMARY KEY" if c == "id" else "") for c in COLUMNS)});
+"""
+
+
+def _sig(path: str) -> str | None:
+    # Plain strings, not Path objects: this runs twice per run on every listing, and for
+    # 10,000 runs the stat calls are most of the time (~100 ms) already.
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return f"{st.st_mtime_ns}:{st.st_ino}:{st.st_size}"
+
+
+def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
+    """``{run id: (N, run.json signature, summary.json signature)}`` of readable folders."""
+    found: dict[str, tuple[int, str, str | None]] = {}
+    try:
+        entries = list(os.scandir(outputs))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        n = store.run_number(entry.name)
+        if n is None:
+            continue
+        record_sig = _sig(f"{entry.path}{os.sep}{store.RECORD_FILE}")
+        if record_sig is None:
+            continue  # a claimed folder whose launch has not written its record yet
+        found[entry.name] = (n, record_sig, _sig(f"{entry.path}{os.sep}{store.SUMMARY_FILE}"))
+    return found
+
+
+def _load_config(run_dir: Path) -> Any:
+    """config.yaml as plain data (YAML safe loader, C version when available)."""
+    try:
+        text = (run_dir / store.CONFIG_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError:
+        return None
+
+
+def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tuple[Any, ...]:
+    record = store.read_record(run_dir)
+    summary = store.read_summary(run_dir)
+    exp = record.get("experiment") or {}
+    git = record.get("git") or {}
+    slim = dict(record)
+    if isinstance(slim.get("environment"), dict):
+        # Package lists are most of a record's size and no listing needs them.
+        slim["environment"] = {k: v for k, v in slim["environment"].items() if k != "packages"}
+    values = {
+        "id": run_dir.name,
+        "num": n,
+        "record_sig": record_sig,
+        "summary_sig": summary_sig,
+        "status": record.get("status"),
+        "pid": record.get("pid"),
+        "host": record.get("host"),
+        "heartbeat_at": record.get("heartbeat_at"),
+        "started_at": record.get("started_at"),
+        "duration_s": record.get("duration_s"),
+        "experiment": exp.get("path"),
+        "name": exp.get("name"),
+        "family": exp.get("family"),
+        "git_sha": git.get("sha"),
+        "git_dirty": None if not git else int(bool(git.get("dirty"))),
+        "smoke": int(bool(record.get("smoke"))),
+        "ablation": int(record.get("ablation_of") is not None),
+        "replay_of": record.get("replay_of"),
+        "seed": record.get("seed"),
+        "note": record.get("note"),
+        "summary": json.dumps(summary, sort_keys=True),
+        "config": json.dumps(_load_config(run_dir), sort_keys=True, default=str),
+        "record": json.dumps(slim, sort_keys=True, default=str),
+    }
+    return tuple(values[c] for c in COLUMNS)
+
+
+def _connect(path: Path | None) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:" if path is None else str(path), timeout=10.0)
+    conn.row_factory = sqlite3.Row
+    conn.executescript(_SCHEMA)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if version is None or version[0] != str(SCHEMA_VERSION):
+        conn.executescript("DROP TABLE runs; DELETE FROM meta;" + _SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.commit()
+    return conn
+
+
+@contextmanager
+def _open(outputs: Path) -> Iterator[sqlite3.Connection]:
+    path = outputs / INDEX_FILE
+    try:
+        conn = _connect(path)
+    except sqlite3.DatabaseError:
+        # Corrupt or unwritable: rebuild from the folders, in place if we can.
+        try:
+            path.unlink(missing_ok=True)
+            conn = _connect(path)
+        except (OSError, sqlite3.DatabaseError):
+            conn = _connect(None)
+    with closing(conn):
+        yield conn
+
+
+def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
+    on_disk = _scan(outputs)
+    stored = {
+        row["id"]: (row["record_sig"], row["summary_sig"])
+        for row in conn.execute("SELECT id, record_sig, summary_sig FROM runs")
+    }
+    gone = [(run_id,) for run_id in stored if run_id not in on_disk]
+    changed = []
+    for run_id, (n, record_sig, summary_sig) in on_disk.items():
+        if stored.get(run_id) == (record_sig, summary_sig):
+            continue
+        try:
+            changed.append(_row(outputs / run_id, n, record_sig, summary_sig))
+        except (ReprokitError, OSError) as e:
+            # One unreadable run (edited by hand, from a newer reprokit) must not hide the rest.
+            print(f"reprokit: warning: skipping {run_id}: {e}", file=sys.stderr)
+            if run_id in stored:
+                gone.append((run_id,))
+    if not gone and not changed:
+        return
+    placeholders = ", ".join("?" for _ in COLUMNS)
+    with conn:
+        conn.executemany("DELETE FROM runs WHERE id = ?", gone)
+        conn.executemany(f"INSERT OR REPLACE INTO runs VALUES ({placeholders})", changed)
+
+
+def rows(outputs: Path) -> list[sqlite3.Row]:
+    """Every indexed run (after bringing the index up to date), by run number."""
+    if not outputs.is_dir():
+        return []
+    with _open(outputs) as conn:
+        try:
+            _refresh(conn, outputs)
+        except sqlite3.OperationalError:
+            # Read-only outputs folder or a lock held too long: index in memory this time.
+            with closing(_connect(None)) as memory:
+                _refresh(memory, outputs)
+                return memory.execute("SELECT * FROM runs ORDER BY num").fetchall()
+        return conn.execute("SELECT * FROM runs ORDER BY num").fetchall()

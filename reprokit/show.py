@@ -1,0 +1,142 @@
+"""``reprokit show RUN``: one run summarized for a person, or as one JSON object."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from reprokit import store
+from reprokit.errors import EXIT_OK, ReprokitError
+from reprokit.query import format_duration, format_started, format_value
+from reprokit.settings import Settings
+
+
+def load_config_data(run_dir: Path) -> Any:
+    """config.yaml as plain data (safe loader); None when the run has none."""
+    path = run_dir / store.CONFIG_FILE
+    if not path.is_file():
+        return None
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ReprokitError(f"{path}: not valid YAML: {e}") from e
+
+
+def full_record(run_dir: Path) -> dict[str, Any]:
+    """run.json plus ``config``, ``summary`` and ``dir``; ``status`` is the effective one
+    (``crashed`` for a dead ``running`` run), the stored one kept as ``recorded_status``."""
+    record = store.read_record(run_dir)
+    record["recorded_status"] = record["status"]
+    record["status"] = store.effective_status(record)
+    record["config"] = load_config_data(run_dir)
+    record["summary"] = store.read_summary(run_dir)
+    record["dir"] = str(run_dir)
+    return record
+
+
+def _gib(n: object) -> str:
+    return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"
+
+
+def _git_lines(git: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if git is None:
+        return [("git", "none (not a git repository)")]
+    sha = (git.get("sha") or "(no commits)")[:12]
+    branch = git.get("branch") or "detached HEAD"
+    if git.get("dirty"):
+        counts = [
+            f"{len(git.get(key) or [])} {key}"
+            for key in ("modified", "staged", "deleted", "untracked", "renamed")
+            if git.get(key)
+        ]
+        state = "dirty: " + ", ".join(counts)
+    else:
+        state = "clean"
+    lines = [("git", f"{sha} on {branch}, {state}")]
+    for key in ("modified", "staged", "deleted", "untracked"):
+        for path in (git.get(key) or [])[:10]:
+            lines.append(("", f"  {key[0].upper()} {path}"))
+    if git.get("snapshot"):
+        lines.append(("snapshot", f"{git['snapshot'][:12]} ({git.get('snapshot_ref')})"))
+    return lines
+
+
+def _hardware_line(hw: dict[str, Any] | None) -> str:
+    if not hw:
+        return "-"
+    cpu = hw.get("cpu") or {}
+    text = f"{cpu.get('model') or 'cpu ?'}, {cpu.get('logical_cores')} cores, "
+    text += _gib(hw.get("memory_bytes"))
+    gpus = hw.get("gpus") or []
+    if gpus:
+        names = ", ".join(f"{g.get('index')}: {g.get('name')}" for g in gpus)
+        text += f"; GPUs {names}"
+    return text
+
+
+def render(record: dict[str, Any]) -> str:
+    """The human-readable summary printed by ``reprokit show``."""
+    exp = record.get("experiment") or {}
+    lines: list[tuple[str, str]] = []
+    status = record["status"]
+    if status == "crashed":
+        status += " (recorded as running; the process is gone)"
+    elif record.get("exit_code") not in (None, 0):
+        status += f" (exit {record['exit_code']})"
+    lines.append(("status", status))
+    lines.append(("experiment", f"{exp.get('path')} ({exp.get('config_type')})"))
+    chain = exp.get("lineage") or []
+    if chain:
+        lines.append(("lineage", " → ".join(f"{e['name']}_{e['id']}" for e in chain)))
+    flags = [name for name in ("smoke", "deterministic") if record.get(name)]
+    if record.get("replay_of"):
+        flags.append(f"replay of {record['replay_of']}")
+    if record.get("checked") is False:
+        flags.append("unchecked")
+    if flags:
+        lines.append(("flags", ", ".join(flags)))
+    from reprokit.verify import replay_line
+
+    replayed = replay_line(record)
+    if replayed:
+        lines.append(("replay", replayed))
+    lines.append(("started", f"{format_started(record.get('started_at'))} UTC"))
+    lines.append(("duration", format_duration(record.get("duration_s"))))
+    lines.append(("host", f"{record.get('host')} (pid {record.get('pid')})"))
+    lines.append(("seed", f"{record.get('seed')} ({record.get('seed_source')})"))
+    lines.extend(_git_lines(record.get("git")))
+    lines.append(("hardware", _hardware_line(record.get("hardware"))))
+    torch = record.get("torch")
+    if torch:
+        lines.append(("torch", f"{torch.get('version')} (CUDA {torch.get('cuda') or 'none'})"))
+    if record.get("note"):
+        lines.append(("note", str(record["note"])))
+    error = record.get("error")
+    if error:
+        where = f" (see {error['traceback_file']})" if error.get("traceback_file") else ""
+        lines.append(("error", f"{error.get('type')}: {error.get('message')}{where}"))
+    summary = record.get("summary") or {}
+    lines.append(("summary", "" if summary else "-"))
+    for key, value in summary.items():
+        lines.append((f"  {key}", format_value(value)))
+    width = max(len(label) for label, _ in lines)
+    body = [f"{label.ljust(width)}  {value}".rstrip() for label, value in lines]
+    try:
+        folder = os.path.relpath(record["dir"])
+    except ValueError:
+        folder = record["dir"]
+    return f"{record['id']}  {folder}\n" + "\n".join(body) + "\n"
+
+
+def show(run: str, *, settings: Settings, as_json: bool = False) -> int:
+    """Print one run: a readable summary, or the whole record as one JSON object."""
+    record = full_record(store.resolve_run(run, settings))
+    if as_json:
+        print(json.dumps(record, indent=1, sort_keys=True, default=str))
+    else:
+        print(render(record), end="")
+    return EXIT_OK

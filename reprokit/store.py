@@ -1,0 +1,276 @@
+"""The outputs folder: run ids, atomic record files, the format version, effective status.
+
+Run ids are claimed with an atomic ``os.mkdir`` of ``run_N`` (sacred's scheme), so any
+number of launches started at once get distinct folders without a lock file. Every file
+is written to a temporary name in the same folder and moved into place with
+``os.replace``, so a reader never sees half a record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reprokit.errors import ReprokitError
+from reprokit.settings import Settings
+
+FORMAT_VERSION = 1
+RECORD_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+OUTPUT_FILE = "output.log"
+PATCH_FILE = "diff.patch"
+TRACEBACK_FILE = "traceback.txt"
+
+RUN_RE = re.compile(r"^run_(\d+)$")
+# A running record whose heartbeat is older than this is shown as crashed (the heartbeat
+# thread rewrites it every HEARTBEAT_INTERVAL_S seconds).
+HEARTBEAT_INTERVAL_S = 10.0
+STALE_AFTER_S = 60.0
+_MKDIR_ATTEMPTS = 1000
+
+# Every documented run.json key (docs/architecture.md); readers can rely on all of them.
+RECORD_KEYS = (
+    "format_version",
+    "id",
+    "status",
+    "exit_code",
+    "error",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "heartbeat_at",
+    "pid",
+    "host",
+    "command",
+    "cwd",
+    "experiment",
+    "seed",
+    "seed_source",
+    "smoke",
+    "deterministic",
+    "note",
+    "checked",
+    "replay_of",
+    "replay",
+    "ablation_of",
+    "rank",
+    "world_size",
+    "git",
+    "environment",
+    "hardware",
+    "torch",
+    "inputs",
+)
+
+
+def run_number(name: str) -> int | None:
+    """``run_12`` -> 12; None for anything else."""
+    m = RUN_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def run_dirs(outputs: Path) -> list[Path]:
+    """Every ``run_N`` folder under ``outputs``, by N."""
+    found: list[tuple[int, Path]] = []
+    try:
+        entries = list(os.scandir(outputs))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        n = run_number(entry.name)
+        if n is not None and entry.is_dir():
+            found.append((n, Path(entry.path)))
+    return [p for _, p in sorted(found)]
+
+
+def new_run_dir(outputs: Path) -> tuple[str, Path]:
+    """Claim the next free ``run_N`` folder atomically; return its id and path."""
+    outputs.mkdir(parents=True, exist_ok=True)
+    candidate = max((run_number(p.name) or 0 for p in run_dirs(outputs)), default=0) + 1
+    for _ in range(_MKDIR_ATTEMPTS):
+        path = outputs / f"run_{candidate}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            # Another launch claimed it between our scan and our mkdir: take the next one.
+            candidate += 1
+            continue
+        return path.name, path
+    raise ReprokitError(f"{outputs}: could not claim a run folder after {_MKDIR_ATTEMPTS} tries")
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a file atomically: a temporary file in the same folder, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Machine records are JSON with sorted keys (diff-friendly), written atomically."""
+    write_text(path, json.dumps(data, sort_keys=True, indent=1, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except json.JSONDecodeError as e:
+        raise ReprokitError(
+            f"{path}: not valid JSON (line {e.lineno}): {e.msg}",
+            hint="the file was edited or truncated by hand; restore it or delete the run folder",
+        ) from e
+
+
+def migrate(record: dict[str, Any], *, path: Path | None = None) -> dict[str, Any]:
+    """Bring a record of any known format version up to :data:`FORMAT_VERSION`.
+
+    Refuses records written by a newer reprokit with a readable message. Version 1 is the
+    first format, so the only step today is filling keys a reader may rely on.
+    """
+    where = f"{path}: " if path else ""
+    version = record.get("format_version")
+    if not isinstance(version, int):
+        raise ReprokitError(
+            f"{where}the run record has no valid format_version ({version!r})",
+            hint="this is not a reprokit run record",
+        )
+    if version > FORMAT_VERSION:
+        raise ReprokitError(
+            f"{where}the run record has format_version {version}, newer than this reprokit "
+            f"understands ({FORMAT_VERSION})",
+            hint="upgrade reprokit (pip install -U reprokit) to read it",
+        )
+    # Future format changes go here as `if version == N: ...; version = N + 1` steps.
+    migrated = dict(record)
+    for key in RECORD_KEYS:
+        migrated.setdefault(key, None)
+    migrated["format_version"] = FORMAT_VERSION
+    return migrated
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """The run's ``run.json``, migrated to the current format."""
+    path = run_dir / RECORD_FILE
+    if not path.is_file():
+        raise ReprokitError(
+            f"{run_dir}: no {RECORD_FILE} here",
+            hint="the folder is not a reprokit run, or its launch was killed before it began",
+        )
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ReprokitError(f"{path}: the run record is not a JSON object")
+    return migrate(data, path=path)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """The run's final metrics, ``{}`` when it has none yet."""
+    path = run_dir / SUMMARY_FILE
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Every logged row of ``metrics.jsonl``; a torn (half-written) last line is ignored."""
+    try:
+        raw = (run_dir / METRICS_FILE).read_bytes()
+    except FileNotFoundError:
+        return []
+    rows: list[dict[str, Any]] = []
+    lines = raw.split(b"\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if i >= len(lines) - 2:
+                # A killed run may have left its last line half-written; that is expected.
+                continue
+            raise ReprokitError(
+                f"{run_dir / METRICS_FILE}:{i + 1}: not valid JSON",
+                hint="metrics.jsonl is written by reprokit.log; was it edited by hand?",
+            ) from None
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def hostname() -> str:
+    """This machine's name (``os.uname`` avoids importing socket on the launch path)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    return os.environ.get("COMPUTERNAME", "")
+
+
+def parse_time(value: object) -> float | None:
+    """Seconds since the epoch for a recorded ISO 8601 time; None when absent/invalid."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def effective_status(record: dict[str, Any], *, now: float | None = None) -> str:
+    """The status readers show: ``crashed`` for a ``running`` record nobody is running.
+
+    A record is crashed when its pid is dead on this host, or when its heartbeat (rewritten
+    every 10 s by the run) is older than 60 s — the only signal for runs on other hosts.
+    """
+    status = str(record.get("status"))
+    if status != "running":
+        return status
+    pid = record.get("pid")
+    if record.get("host") == hostname() and isinstance(pid, int) and not _pid_alive(pid):
+        return "crashed"
+    beat = parse_time(record.get("heartbeat_at")) or parse_time(record.get("started_at"))
+    current = time.time() if now is None else now
+    if beat is None or current - beat > STALE_AFTER_S:
+        return "crashed"
+    return "running"
+
+
+def resolve_run(spec: str, settings: Settings) -> Path:
+    """A run folder from ``run_N``, ``outputs/run_N`` or any path to a run folder."""
+    candidates = []
+    if run_number(spec) is not None:
+        candidates.append(settings.outputs / spec)
+    path = Path(spec)
+    candidates.append(path if path.is_absolute() else Path.cwd() / path)
+    candidates.append(settings.root / path)
+    for candidate in candidates:
+        if (candidate / RECORD_FILE).is_file():
+            return candidate.resolve()
+    known = [p.name for p in run_dirs(settings.outputs)]
+    hint = (
+        f"runs in {settings.outputs}: {', '.join(known[-5:])}"
+        if known
+        else f"there are no runs in {settings.outputs}; start one with `reprokit launch`"
+    )
+    raise ReprokitError(f"no run {spec!r} (looked for {RECORD_FILE} in it)", hint=hint)

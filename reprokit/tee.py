@@ -1,0 +1,94 @@
+"""Show a run's stdout and stderr live and save them to ``output.log``.
+
+The tee works at the file-descriptor level (``os.pipe`` + a reader thread per stream), so
+output from C extensions and child processes is captured too, not only Python's ``print``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from pathlib import Path
+
+# How long to wait for the readers at the end: a child process that outlives the run and
+# still holds the pipe open must not hang the launch.
+_JOIN_TIMEOUT_S = 5.0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class Tee:
+    """Duplicate file descriptors 1 and 2 into a log file while still showing them."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self._lock = threading.Lock()
+        self._saved: list[tuple[int, int]] = []  # (target fd, saved copy of the original)
+        self._threads: list[threading.Thread] = []
+        self._log: int | None = None
+
+    def start(self) -> None:
+        _flush_std()
+        self._log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for fd in (1, 2):
+            try:
+                saved = os.dup(fd)
+            except OSError:
+                continue  # no such stream (a daemon): nothing to tee
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            thread = threading.Thread(
+                target=self._pump, args=(read_end, saved), name=f"reprokit-tee-{fd}", daemon=True
+            )
+            thread.start()
+            self._saved.append((fd, saved))
+            self._threads.append(thread)
+
+    def _pump(self, read_end: int, original: int) -> None:
+        show = True
+        try:
+            while True:
+                data = os.read(read_end, 65536)
+                if not data:
+                    break
+                if show:
+                    try:
+                        _write_all(original, data)
+                    except OSError:
+                        show = False  # the terminal/pipe went away; keep logging
+                with self._lock:
+                    if self._log is not None:
+                        _write_all(self._log, data)
+        finally:
+            os.close(read_end)
+
+    def stop(self) -> None:
+        """Restore the original streams and wait for everything written to reach the log."""
+        _flush_std()
+        for fd, saved in self._saved:
+            # Replacing fd 1/2 closes our end of the pipe, so the reader sees end-of-file.
+            os.dup2(saved, fd)
+        for thread in self._threads:
+            thread.join(_JOIN_TIMEOUT_S)
+        for _, saved in self._saved:
+            os.close(saved)
+        self._saved.clear()
+        self._threads.clear()
+        with self._lock:
+            if self._log is not None:
+                os.close(self._log)
+                self._log = None
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import reprokit
+from reprokit import metrics, store
+from reprokit.errors import ReprokitError
+
+
+def test_log_outside_a_run_is_a_silent_noop(tmp_path: Path) -> None:
+    assert reprokit.current_run() is None
+    reprokit.log(step=1, loss=0.5)  # must not raise or write anything
+    reprokit.log(loss="not even a number")
+    assert list(tmp_path.iterdir()) == [tmp_path / "_home"]
+
+
+def test_writer_buffers_then_flushes_on_time_and_close(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    writer = metrics.MetricsWriter(path)
+    info = metrics.RunInfo("run_1", tmp_path, config=None, seed=3)
+    metrics.activate(info, writer)
+    try:
+        assert reprokit.current_run() == info
+        reprokit.log(step=0, loss=1.0)
+        assert path.read_bytes() == b""  # buffered: not yet a second since the last flush
+        time.sleep(metrics.FLUSH_INTERVAL_S + 0.1)
+        reprokit.log(step=1, loss=0.5, acc=0.25)
+        assert len(path.read_text().splitlines()) == 2  # flushed on write after >1 s
+        reprokit.log(loss=0.25)
+    finally:
+        metrics.activate(None, None)
+        writer.close()
+    rows = store.read_metrics(tmp_path)
+    assert [(r["step"], r["loss"]) for r in rows] == [(0, 1.0), (1, 0.5), (None, 0.25)]
+    assert all(isinstance(r["time"], float) for r in rows)
+    assert writer.last == {"loss": 0.25, "acc": 0.25}
+    assert reprokit.current_run() is None
+
+
+def test_numpy_and_torch_scalars_become_numbers(tmp_path: Path) -> None:
+    import numpy as np
+
+    writer = metrics.MetricsWriter(tmp_path / "metrics.jsonl")
+    writer.write(3, {"a": np.float32(0.5), "b": np.int64(7), "c": True})
+    with pytest.raises(ReprokitError) as e:
+        writer.write(4, {"bad": "text"})
+    assert str(e.value) == (
+        "reprokit.log: metric 'bad' is not a number: str\n"
+        "  hint: log numbers (int, float, a NumPy scalar or a one-element tensor)"
+    )
+    writer.close()
+    row = json.loads((tmp_path / "metrics.jsonl").read_text())
+    assert (row["a"], row["b"], row["c"], row["step"]) == (0.5, 7, True, 3)
+
+
+def test_summary_prefers_the_returned_dict() -> None:
+    last = {"loss": 0.1, "acc": 0.9}
+    assert metrics.summary_from(None, last) == last
+    returned = {"acc": 0.95, "name": "x", "curve": [1, 2], "obj": object()}
+    assert metrics.summary_from(returned, last) == {"acc": 0.95, "name": "x", "curve": [1, 2]}
