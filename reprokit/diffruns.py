@@ -1,0 +1,166 @@
+"""``reprokit diff RUN_A RUN_B``: what differs between two runs — config, metrics, code,
+environment and hardware."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from reprokit.settings import Settings
+from reprokit.where import read_record
+
+
+def config_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Dotted-path differences (``seed`` included: for two runs it is a real difference)."""
+    from reprokit import configio
+
+    return [{"path": c.path, "old": c.old, "new": c.new} for c in configio.diff(a or {}, b or {})]
+
+
+def metric_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Every summary metric of either run with both values and the difference when numeric."""
+    a, b = a or {}, b or {}
+    rows = []
+    for name in [*a, *(k for k in b if k not in a)]:
+        va, vb = a.get(name), b.get(name)
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
+        rows.append({"name": name, "a": va, "b": vb, "delta": vb - va if numeric else None})  # type: ignore[operator]
+    return rows
+
+
+def _git_side(record: Mapping[str, Any]) -> dict[str, Any]:
+    git = record.get("git") or {}
+    keys = ("sha", "branch", "dirty", "snapshot", "modified", "staged", "deleted", "untracked")
+    return {k: git.get(k) for k in keys}
+
+
+def compare_runs(
+    run_a: str, run_b: str, *, settings: Settings, code: bool = False
+) -> dict[str, Any]:
+    """The differences between two runs as plain data (the ``--json`` output)."""
+    from reprokit import envcompare
+    from reprokit.store import resolve_run
+
+    a = read_record(resolve_run(run_a, settings))
+    b = read_record(resolve_run(run_b, settings))
+    ga, gb = _git_side(a), _git_side(b)
+    result: dict[str, Any] = {
+        "runs": [a.get("id"), b.get("id")],
+        "experiment": [
+            (a.get("experiment") or {}).get("path"),
+            (b.get("experiment") or {}).get("path"),
+        ],
+        "status": [a.get("status"), b.get("status")],
+        "seed": [a.get("seed"), b.get("seed")],
+        "config": config_diff(a.get("config"), b.get("config")),
+        "metrics": metric_diff(a.get("summary"), b.get("summary")),
+        "git": {"a": ga, "b": gb, "commits": _commits(ga, gb, settings)},
+        "environment": [
+            {"what": d.what, "a": d.recorded, "b": d.here, "affects_results": d.affects_results}
+            for d in envcompare.compare(a, b)
+        ],
+    }
+    if code:
+        result["code"] = _code(ga, gb, settings)
+    return result
+
+
+def _commits(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> list[str]:
+    from reprokit.errors import ReprokitError
+    from reprokit.gitcmd import run_git
+
+    if not ga.get("sha") or not gb.get("sha") or ga["sha"] == gb["sha"]:
+        return []
+    try:
+        out = run_git(
+            "log", "--oneline", "--no-decorate", f"{ga['sha']}..{gb['sha']}", cwd=settings.root
+        )
+    except ReprokitError:
+        return []
+    return out.decode("utf-8", "replace").splitlines()
+
+
+def _code(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> dict[str, str]:
+    from reprokit.errors import ReprokitError
+    from reprokit.gitrestore import snapshot_diff
+
+    sa, sb = ga.get("snapshot") or ga.get("sha"), gb.get("snapshot") or gb.get("sha")
+    if not sa or not sb:
+        raise ReprokitError("a run has no git record, so there is no code to compare")
+    stat = snapshot_diff(settings.root, sa, sb, stat_only=True)
+    patch = snapshot_diff(settings.root, sa, sb, stat_only=False)
+    return {"stat": stat.decode("utf-8", "replace"), "patch": patch.decode("utf-8", "replace")}
+
+
+def _v(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _m(value: Any) -> str:
+    # Metrics are shown to 6 significant digits; --json has the exact values.
+    return f"{value:.6g}" if isinstance(value, float) else _v(value)
+
+
+def _files(side: Mapping[str, Any]) -> str:
+    files = [
+        f for key in ("modified", "staged", "deleted", "untracked") for f in side.get(key) or []
+    ]
+    return ", ".join(sorted(set(files))) if files else "-"
+
+
+def render(diff: Mapping[str, Any]) -> str:
+    """The human-readable comparison printed by ``reprokit diff``."""
+    ia, ib = diff["runs"]
+    out = [f"diff {ia} → {ib}"]
+    ea, eb = diff["experiment"]
+    out.append(f"  experiment: {ea}" if ea == eb else f"  experiment: {ea} → {eb}")
+    out += ["", "config:"]
+    out += [f"  {c['path']}: {_v(c['old'])} → {_v(c['new'])}" for c in diff["config"]] or [
+        "  (same)"
+    ]
+    out += ["", "metrics:"]
+    rows = [("metric", ia, ib, "Δ")]
+    rows += [
+        (m["name"], _m(m["a"]), _m(m["b"]), "" if m["delta"] is None else f"{m['delta']:+.6g}")
+        for m in diff["metrics"]
+    ]
+    if len(rows) == 1:
+        out.append("  (none)")
+    else:
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        out += [
+            f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
+            for r in rows
+        ]
+    ga, gb = diff["git"]["a"], diff["git"]["b"]
+    out += ["", "git:"]
+    sa, sb = (ga.get("sha") or "-")[:12], (gb.get("sha") or "-")[:12]
+    out.append(f"  sha: {sa}" if sa == sb else f"  sha: {sa} → {sb}")
+    out += [f"    {line}" for line in diff["git"]["commits"]]
+    out.append(
+        f"  dirty files: {_files(ga)}" + ("" if _files(ga) == _files(gb) else f" → {_files(gb)}")
+    )
+    out += ["", "environment and hardware:"]
+    out += [f"  {d['what']}: {d['a']} → {d['b']}" for d in diff["environment"]] or ["  (same)"]
+    if "code" in diff:
+        out += [
+            "",
+            "code (snapshot to snapshot):",
+            diff["code"]["stat"].rstrip(),
+            diff["code"]["patch"].rstrip(),
+        ]
+    return "\n".join(out)
+
+
+def diff_command(run_a: str, run_b: str, *, settings: Settings, code: bool, as_json: bool) -> int:
+    """Print the differences between two runs."""
+    diff = compare_runs(run_a, run_b, settings=settings, code=code)
+    if as_json:
+        print(json.dumps(diff, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render(diff) + "\n")
+    return 0

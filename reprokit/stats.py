@@ -1,0 +1,82 @@
+"""Small statistics for comparing seeds of experiments: mean, sample std, pooled sigma, verdicts,
+and which way a metric is better."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Substrings of metric names whose direction is obvious; checked lower-first so that
+# `val_loss` (contains "loss") is lower even though nothing else matches.
+_LOWER = ("loss", "err", "error", "perplexity", "ppl", "mse", "mae", "time")
+_HIGHER = ("acc", "f1", "auc", "precision", "recall", "score", "reward")
+NOISE_SIGMAS = 2.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation (ddof=1) of one group of runs."""
+
+    n: int
+    mean: float | None
+    std: float | None
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Mean and sample std; std is None below two values, mean None for none."""
+    n = len(values)
+    if n == 0:
+        return Summary(0, None, None)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return Summary(n, mean, None)
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return Summary(n, mean, math.sqrt(var))
+
+
+def pooled_std(a: Summary, b: Summary) -> float | None:
+    """Pooled seed standard deviation of two groups, or None without two runs on each side."""
+    if a.n < 2 or b.n < 2 or a.std is None or b.std is None:
+        return None
+    var = ((a.n - 1) * a.std**2 + (b.n - 1) * b.std**2) / (a.n + b.n - 2)
+    return math.sqrt(var)
+
+
+def delta_sigma(delta: float, sigma: float | None) -> float | None:
+    """``delta`` in units of ``sigma``; infinite when seeds agree exactly and the mean moved."""
+    if sigma is None:
+        return None
+    if sigma == 0.0:
+        return 0.0 if delta == 0.0 else math.copysign(math.inf, delta)
+    return delta / sigma
+
+
+def verdict(delta: float | None, sigma_units: float | None, direction: str | None) -> str:
+    """ "within noise", "better", "worse", "changed" (no direction) or "no noise estimate"."""
+    if delta is None:
+        return "no data"
+    if sigma_units is None:
+        return "no noise estimate"
+    if abs(sigma_units) < NOISE_SIGMAS:
+        return "within noise"
+    if direction is None:
+        return "changed"
+    improved = delta > 0 if direction == "higher" else delta < 0
+    return "better" if improved else "worse"
+
+
+def infer_direction(
+    metric: str, overrides: Mapping[str, str] | None = None, explicit: str | None = None
+) -> str | None:
+    """ "higher", "lower" or None: the flag, then settings.metric_directions, then the name."""
+    if explicit is not None:
+        return explicit
+    if overrides and metric in overrides:
+        return overrides[metric]
+    name = metric.lower()
+    if any(word in name for word in _LOWER):
+        return "lower"
+    if any(word in name for word in _HIGHER):
+        return "higher"
+    return None

@@ -1,0 +1,227 @@
+"""The ``--where`` expression language and filtering/sorting of run records.
+
+An expression is ``FIELD OP VALUE`` (``optim.lr>=1e-3``, ``model.act==relu``,
+``val_acc>0.9``). It is parsed, never evaluated as Python. Records are plain dicts in the
+shape of ``run.json`` plus ``config`` (plain data from config.yaml) and ``summary``; they
+are flattened into rows with dotted keys (``config.optim.lr``, ``metric.val_acc``,
+``git.sha``) that a bare field name (``optim.lr``, ``val_acc``) also reaches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprokit.errors import ReprokitError
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+# Two-character operators first so `a>=1` is not read as `a>` `=1`.
+_EXPR_RE = re.compile(
+    r"^\s*(?P<field>[A-Za-z_][\w.\-]*)\s*(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>.*?)\s*$"
+)
+# Where a bare field name is looked up, in order.
+_PREFIXES = ("", "config.", "metric.")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One parsed ``FIELD OP VALUE`` comparison."""
+
+    field: str
+    op: str
+    value: Any
+    text: str
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` satisfies the comparison; a missing field or a type clash is False."""
+        key = resolve_key(self.field, row)
+        if key is None:
+            return False
+        return compare(row[key], self.op, self.value)
+
+
+def parse_value(text: str) -> Any:
+    """A literal: number, true/false, null/none, or a string (quotes optional)."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse(expr: str) -> Condition:
+    """Parse one ``--where`` expression; raise ReprokitError on bad syntax."""
+    m = _EXPR_RE.match(expr)
+    if m is None or m["value"] == "":
+        raise ReprokitError(
+            f"--where {expr!r}: expected FIELD OP VALUE",
+            hint="operators: == != < <= > >=, e.g. --where 'optim.lr>=1e-3' --where 'model.act==relu'",
+        )
+    return Condition(m["field"], m["op"], parse_value(m["value"]), expr)
+
+
+def compare(actual: Any, op: str, expected: Any) -> bool:
+    """Typed comparison: numbers with numbers, strings with strings; null/bool only (in)equal."""
+    if expected is None or actual is None or isinstance(expected, bool) or isinstance(actual, bool):
+        if op not in ("==", "!="):
+            return False
+        if expected is None or actual is None:
+            same = expected is None and actual is None
+        else:
+            # True must not equal 1: a bool matches only a bool.
+            same = isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
+        return same if op == "==" else not same
+    if isinstance(expected, (int, float)):
+        if not isinstance(actual, (int, float)):
+            return False
+        if isinstance(actual, float) and math.isnan(actual):
+            return op == "!="
+        return _OPS[op](actual, expected)
+    if isinstance(actual, (list, tuple)):
+        # `model.sizes==[64, 64]` style: compare the text form of the list.
+        actual = str(list(actual))
+    if not isinstance(actual, str):
+        actual = str(actual)
+    return _OPS[op](actual, expected)
+
+
+def resolve_key(field: str, row: Mapping[str, Any]) -> str | None:
+    """The row key a (possibly bare) field name refers to, or None when absent."""
+    for prefix in _PREFIXES:
+        if prefix + field in row:
+            return prefix + field
+    return None
+
+
+def flatten_data(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths to scalar leaves of nested plain data (lists stay whole)."""
+    out: dict[str, Any] = {}
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping) and value:
+                out.update(flatten_data(value, path))
+            else:
+                out[path] = value
+    elif prefix:
+        out[prefix] = data
+    return out
+
+
+def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One run record as a flat row: identity, status, git, ``config.*`` and ``metric.*``."""
+    exp = record.get("experiment") or {}
+    git = record.get("git") or {}
+    row: dict[str, Any] = {
+        "id": record.get("id"),
+        "experiment": exp.get("path"),
+        "name": exp.get("name"),
+        "status": record.get("status"),
+        "seed": record.get("seed"),
+        "smoke": bool(record.get("smoke")),
+        "ablation": record.get("ablation_of") is not None,
+        "started_at": record.get("started_at"),
+        "duration_s": record.get("duration_s"),
+        "note": record.get("note"),
+        "git.sha": git.get("sha"),
+        "git.dirty": git.get("dirty"),
+    }
+    row.update({f"config.{k}": v for k, v in flatten_data(record.get("config") or {}).items()})
+    summary = record.get("summary") or {}
+    row.update({f"metric.{k}": v for k, v in summary.items() if not isinstance(v, (dict, list))})
+    return row
+
+
+def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Raise ReprokitError naming close matches when a field exists in no row at all."""
+    known: set[str] = set()
+    for row in rows:
+        known.update(row)
+    for field in fields:
+        if any(prefix + field in known for prefix in _PREFIXES):
+            continue
+        if field.startswith(("config.", "metric.")):
+            candidates = sorted(known)
+        else:
+            # Suggest names the way the user wrote them: `optim.lr`, not `config.optim.lr`.
+            candidates = sorted(
+                {k.split(".", 1)[1] if k.startswith(("config.", "metric.")) else k for k in known}
+            )
+        close = difflib.get_close_matches(field, candidates, n=3, cutoff=0.6)
+        hint = (
+            f"did you mean {', '.join(close)}?"
+            if close
+            else "`reprokit runs --json` shows every field"
+        )
+        raise ReprokitError(f"unknown field {field!r}: no run has it", hint=hint)
+
+
+def filter_rows(rows: Sequence[Mapping[str, Any]], where: Sequence[str]) -> list[int]:
+    """Indices of the rows that satisfy every expression (AND)."""
+    conditions = [parse(expr) for expr in where]
+    if rows:
+        check_fields([c.field for c in conditions], rows)
+    return [i for i, row in enumerate(rows) if all(c.matches(row) for c in conditions)]
+
+
+def sort_order(rows: Sequence[Mapping[str, Any]], spec: str) -> list[int]:
+    """Indices of ``rows`` sorted by ``spec`` (``val_acc`` or ``-val_acc``); missing last."""
+    descending = spec.startswith("-")
+    field = spec.lstrip("-+")
+    if rows:
+        check_fields([field], rows)
+
+    def value(i: int) -> Any:
+        key = resolve_key(field, rows[i])
+        return None if key is None else rows[i][key]
+
+    present = [i for i in range(len(rows)) if value(i) is not None]
+    missing = [i for i in range(len(rows)) if value(i) is None]
+    numbers = [i for i in present if isinstance(value(i), (int, float))]
+    others = [i for i in present if not isinstance(value(i), (int, float))]
+    numbers.sort(key=value, reverse=descending)
+    others.sort(key=lambda i: str(value(i)), reverse=descending)
+    return numbers + others + missing
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """A run folder as one dict: run.json plus ``config`` (plain data or None), ``summary``
+    and ``dir``. Reads the files; commands scanning many runs go through the index."""
+    from reprokit import store
+
+    record = store.read_record(run_dir)
+    record["config"] = None
+    config_file = run_dir / store.CONFIG_FILE
+    if config_file.is_file():
+        import yaml
+
+        try:
+            record["config"] = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ReprokitError(f"{config_file}: not valid YAML: {e}") from e
+    record["summary"] = store.read_summary(run_dir)
+    record["dir"] = str(run_dir)
+    return record

@@ -1,0 +1,466 @@
+"""``reprokit blame``: deterministic records for exact text, plus real launched families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from where_test import write_run
+
+from conftest import git, run_cli, write
+from reprokit import blame as blame_mod, stats
+from reprokit.cli import main
+from reprokit.settings import load_settings
+
+FAMILY = "experiments/toy"
+
+
+def _toy_files(repo: Path) -> None:
+    write(repo / FAMILY / "__init__.py", "")
+    for name in ("base_01_01.py", "both_02_01.py", "noop_03_02.py"):
+        write(repo / FAMILY / name, "config = None\n\ndef main(config):\n    return {}\n")
+
+
+def _toy_records(outputs: Path) -> None:
+    n = 0
+    configs = {
+        "base_01_01": {"a": 1, "b": 1.0, "note": "x"},
+        "both_02_01": {"a": 2, "b": 0.5, "note": "x"},
+        "noop_03_02": {"a": 2, "b": 0.5, "note": "y"},
+    }
+    scores = {
+        "base_01_01": [1.00, 1.02, 0.98],
+        "both_02_01": [3.00, 3.02, 2.98],
+        "noop_03_02": [3.01, 2.99, 3.03],
+    }
+    for stem, values in scores.items():
+        for seed, value in enumerate(values):
+            n += 1
+            write_run(
+                outputs,
+                n,
+                f"{FAMILY}/{stem}.py",
+                seed=seed,
+                config=configs[stem],
+                summary={"score": value},
+            )
+    # Runs blame must not count: smoke, failed, ablation, and one without the metric.
+    write_run(outputs, 20, f"{FAMILY}/base_01_01.py", smoke=True, summary={"score": 100.0})
+    write_run(outputs, 21, f"{FAMILY}/base_01_01.py", status="failed", summary={"score": 100.0})
+    write_run(
+        outputs,
+        22,
+        f"{FAMILY}/both_02_01.py",
+        ablation_of={"experiment": f"{FAMILY}/both_02_01.py", "field": "a", "step": "02"},
+        summary={"score": 100.0},
+    )
+    write_run(
+        outputs, 23, f"{FAMILY}/both_02_01.py", config=configs["both_02_01"], summary={"loss": 1}
+    )
+
+
+EXPECTED_TABLE = """\
+blame score along experiments/toy/noop_03_02.py (higher is better)
+
+step     runs  score        Δ vs parent
+01 base     3  1 ± 0.02
+02 both     3  3 ± 0.02     +2 (+100.0σ) ▲ better
+    a: 1 → 2
+    b: 1.0 → 0.5
+03 noop     3  3.01 ± 0.02  +0.01 (+0.5σ) ▲ within noise
+    note: x → y"""
+
+
+def test_blame_table_exact_text(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _toy_files(repo)
+    _toy_records(repo / "outputs")
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/noop_03_02.py"]) == 0
+    assert capsys.readouterr().out == EXPECTED_TABLE + "\n"
+
+
+def test_blame_json_structure(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _toy_files(repo)
+    _toy_records(repo / "outputs")
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", "run_7", "--json"]) == 0  # run_7 is a noop run
+    steps = json.loads(capsys.readouterr().out)
+    assert [s["experiment"] for s in steps] == [
+        {"id": "01", "name": "base", "path": f"{FAMILY}/base_01_01.py"},
+        {"id": "02", "name": "both", "path": f"{FAMILY}/both_02_01.py"},
+        {"id": "03", "name": "noop", "path": f"{FAMILY}/noop_03_02.py"},
+    ]
+    both = steps[1]
+    assert both["runs"] == 3
+    assert both["mean"] == pytest.approx(3.0)
+    assert both["std"] == pytest.approx(0.02)
+    assert both["delta"] == pytest.approx(2.0)
+    assert both["delta_sigma"] == pytest.approx(100.0)
+    assert both["verdict"] == "better"
+    assert both["changes"] == [
+        {"path": "a", "old": 1, "new": 2},
+        {"path": "b", "old": 1.0, "new": 0.5},
+    ]
+    assert both["code_states"] == [
+        {
+            "sha": "a" * 40,
+            "dirty": False,
+            "snapshot": None,
+            "runs": 3,
+            "mean": pytest.approx(3.0),
+            "std": pytest.approx(0.02),
+            "commits_since_previous": [],
+        }
+    ]
+    assert steps[2]["verdict"] == "within noise"
+    assert steps[0]["delta"] is None and steps[0]["changes"] == []
+
+
+def test_lower_is_better_flips_the_verdict(repo: Path) -> None:
+    _toy_files(repo)
+    _toy_records(repo / "outputs")
+    settings = load_settings(repo)
+    steps = blame_mod.blame(
+        "score", repo / FAMILY / "both_02_01.py", settings=settings, direction="lower"
+    )
+    assert steps[1].verdict == "worse"
+
+
+def test_no_noise_estimate_with_one_run_per_side(repo: Path) -> None:
+    _toy_files(repo)
+    outputs = repo / "outputs"
+    write_run(outputs, 1, f"{FAMILY}/base_01_01.py", config={"a": 1}, summary={"score": 1.0})
+    write_run(outputs, 2, f"{FAMILY}/both_02_01.py", config={"a": 2}, summary={"score": 2.0})
+    write_run(outputs, 3, f"{FAMILY}/both_02_01.py", config={"a": 2}, summary={"score": 2.2})
+    steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
+    assert (steps[1].delta, steps[1].delta_sigma, steps[1].verdict) == (
+        pytest.approx(1.1),
+        None,
+        "no noise estimate",
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction"),
+    [
+        ("val_acc", "higher"),
+        ("val_loss", "lower"),
+        ("f1", "higher"),
+        ("train_time", "lower"),
+        ("ppl", "lower"),
+        ("widgets", None),
+    ],
+)
+def test_direction_inferred_from_the_name(metric: str, direction: str | None) -> None:
+    assert stats.infer_direction(metric) == direction
+
+
+def test_direction_override_from_settings() -> None:
+    assert stats.infer_direction("score", {"score": "lower"}) == "lower"
+    assert stats.infer_direction("score", {"score": "lower"}, "higher") == "higher"
+
+
+def test_code_states_split_runs_and_list_commits(repo: Path) -> None:
+    _toy_files(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy family")
+    first = git(repo, "rev-parse", "HEAD").strip()
+    write(repo / FAMILY / "_helper.py", "SCALE = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "double the scale")
+    second = git(repo, "rev-parse", "HEAD").strip()
+    outputs = repo / "outputs"
+    for n, (sha, value) in enumerate([(first, 1.0), (first, 1.1), (second, 2.0), (second, 2.1)], 1):
+        write_run(
+            outputs,
+            n,
+            f"{FAMILY}/base_01_01.py",
+            seed=n,
+            config={"a": 1},
+            sha=sha,
+            summary={"score": value},
+        )
+    steps = blame_mod.blame("score", repo / FAMILY / "base_01_01.py", settings=load_settings(repo))
+    states = steps[0].code_states
+    assert [(s.sha, s.runs) for s in states] == [(first, 2), (second, 2)]
+    assert states[0].mean == pytest.approx(1.05) and states[1].mean == pytest.approx(2.05)
+    assert states[1].commits_since_previous == (f"{second[:7]} double the scale",)
+    text = blame_mod.render("score", "x", steps, "higher")
+    assert text.endswith(
+        "01 base     4  1.55 ± 0.58\n"
+        "    code states:\n"
+        f"      {first[:7]}  2 runs  1.05 ± 0.071\n"
+        f"        {second[:7]} double the scale\n"
+        f"      {second[:7]}  2 runs  2.05 ± 0.071"
+    )
+
+
+def test_variant_config_sets_or_removes_one_field() -> None:
+    from reprokit.ablate import variant_config
+
+    parent = {"optim": {"lr": 0.1, "name": "sgd"}, "old": 1, "seed": 0}
+    child = {"optim": {"lr": 0.01, "name": "adam"}, "seed": 0}
+    change = blame_mod.Change("optim.lr", 0.1, 0.01)
+    assert variant_config(parent, child, change) == {
+        "optim": {"lr": 0.01, "name": "sgd"},
+        "old": 1,
+        "seed": 0,
+    }
+    assert variant_config(parent, child, blame_mod.Change("old", 1, None)) == {
+        "optim": {"lr": 0.1, "name": "sgd"},
+        "seed": 0,
+    }
+    assert parent["optim"]["lr"] == 0.1  # the parent's data is not modified
+
+
+def test_ablation_reuses_recorded_variants(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _toy_files(repo)
+    outputs = repo / "outputs"
+    _toy_records(outputs)
+    both = f"{FAMILY}/both_02_01.py"
+    # Single-field variants already recorded for seeds 0 and 1 (the parent's first two seeds):
+    # a alone moves the score by +1.5, b alone by +0.4 (base scores are 1.00 and 1.02).
+    n = 30
+    for field, values in (("a", [2.5, 2.52]), ("b", [1.4, 1.42])):
+        for seed, value in enumerate(values):
+            n += 1
+            marker = {"experiment": both, "field": field, "step": "02"}
+            write_run(outputs, n, both, seed=seed, ablation_of=marker, summary={"score": value})
+    monkeypatch.chdir(repo)
+    before = sorted(p.name for p in outputs.iterdir())
+    assert main(["blame", "score", both, "--ablate"]) == 0
+    assert sorted(p.name for p in outputs.iterdir() if p.name != ".index.sqlite") == [
+        b for b in before if b != ".index.sqlite"
+    ]
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "    single-field effects:\n"
+        "      a: +1.5 (+106.1σ)  [2 runs]\n"
+        "      b: +0.4 (+28.3σ)  [2 runs]\n"
+        "      interaction: +0.1\n"
+    )
+    assert main(["blame", "score", both, "--ablate", "--json"]) == 0
+    step = json.loads(capsys.readouterr().out)[1]
+    assert [a["field"] for a in step["ablation"]] == ["a", "b"]
+    assert step["ablation"][0]["delta"] == pytest.approx(1.5)
+    assert step["interaction"] == pytest.approx(0.1)
+    assert step["ablation_warning"] is None
+
+
+def test_ablation_at_another_commit_warns(repo: Path) -> None:
+    _toy_files(repo)
+    outputs = repo / "outputs"
+    _toy_records(outputs)
+    both = f"{FAMILY}/both_02_01.py"
+    for n, (field, seed) in enumerate([("a", 0), ("a", 1), ("b", 0), ("b", 1)], 40):
+        marker = {"experiment": both, "field": field, "step": "02"}
+        write_run(
+            outputs, n, both, seed=seed, sha="b" * 40, ablation_of=marker, summary={"score": 2.0}
+        )
+    from reprokit.ablate import ablate_steps
+
+    settings = load_settings(repo)
+    steps = blame_mod.blame("score", repo / both, settings=settings)
+    ablated = ablate_steps("score", steps, settings=settings, seeds=2, smoke=False)[1]
+    assert ablated.ablation_warning == (
+        "variants ran at commit bbbbbbb, the parent's runs at aaaaaaa: code changes are mixed "
+        "into the effects; re-launch the parent at the current commit to separate them"
+    )
+    assert "      warning: variants ran at commit bbbbbbb" in blame_mod.render(
+        "score", both, [steps[0], ablated], None
+    )
+
+
+# --- end to end: a toy family launched for real -------------------------------------------
+
+BASE = """
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    a: float = 1.0
+    b: float = 1.0
+    note: str = "x"
+
+
+config = Config()
+
+
+def smoke(config: Config) -> Config:
+    return config
+
+
+def main(config: Config) -> dict[str, float]:
+    from experiments.toy import _helper
+
+    noise = random.Random(config.seed).gauss(0.0, 1.0)
+    return {"score": _helper.SCALE * (2 * config.a - 3 * config.b) + 0.01 * noise}
+"""
+
+DERIVED = """
+from __future__ import annotations
+
+from dataclasses import replace
+
+from experiments.toy.{parent} import config as parent_config, main, smoke
+
+config = replace(parent_config, {changes})
+
+__all__ = ["config", "main", "smoke"]
+"""
+
+
+def _real_family(repo: Path) -> None:
+    write(repo / FAMILY / "__init__.py", "")
+    write(repo / FAMILY / "_helper.py", "SCALE = 1.0\n")
+    write(repo / FAMILY / "base_01_01.py", BASE)
+    write(
+        repo / FAMILY / "both_02_01.py", DERIVED.format(parent="base_01_01", changes="a=2.0, b=0.5")
+    )
+    write(repo / FAMILY / "noop_03_02.py", DERIVED.format(parent="both_02_01", changes='note="y"'))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy family")
+
+
+def _launch(repo: Path, exp: str, seed: int) -> None:
+    proc = run_cli(repo, "launch", f"{FAMILY}/{exp}", "--seed", str(seed))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_blame_and_ablate_a_real_family(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _real_family(repo)
+    for exp in ("base_01_01.py", "both_02_01.py", "noop_03_02.py"):
+        for seed in (0, 1, 2):
+            _launch(repo, exp, seed)
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/noop_03_02.py", "--json"]) == 0
+    base, both, noop = json.loads(capsys.readouterr().out)
+    assert base["runs"] == both["runs"] == noop["runs"] == 3
+    assert base["mean"] == pytest.approx(-1.0, abs=0.05)
+    # score = 2a - 3b: a 1 -> 2 adds 2, b 1 -> 0.5 adds 1.5.
+    assert both["delta"] == pytest.approx(3.5, abs=1e-9)
+    assert both["verdict"] == "better"
+    assert both["changes"] == [
+        {"path": "a", "old": 1.0, "new": 2.0},
+        {"path": "b", "old": 1.0, "new": 0.5},
+    ]
+    assert noop["changes"] == [{"path": "note", "old": "x", "new": "y"}]
+    assert noop["verdict"] == "within noise"
+    assert [s["runs"] for s in both["code_states"]] == [3]
+
+    assert main(["blame", "score", f"{FAMILY}/both_02_01.py", "--ablate", "--json"]) == 0
+    steps = json.loads(capsys.readouterr().out)
+    ablation = {a["field"]: a for a in steps[1]["ablation"]}
+    assert ablation["a"]["delta"] == pytest.approx(2.0, abs=1e-9)
+    assert ablation["b"]["delta"] == pytest.approx(1.5, abs=1e-9)
+    # --seeds 2 (default): the parent's seeds 0 and 1.
+    assert ablation["a"]["runs"] == ablation["b"]["runs"] == 2
+    assert steps[1]["interaction"] == pytest.approx(0.0, abs=1e-9)
+    runs_after_first = sorted(
+        (p.name for p in (repo / "outputs").glob("run_*")), key=lambda n: int(n[4:])
+    )
+    assert len(runs_after_first) == 9 + 4
+    record = json.loads((repo / "outputs" / runs_after_first[-1] / "run.json").read_text())
+    assert record["ablation_of"]["experiment"] == f"{FAMILY}/both_02_01.py"
+
+    # A second call reuses the ablation runs and prints the table.
+    assert main(["blame", "score", f"{FAMILY}/both_02_01.py", "--ablate"]) == 0
+    out = capsys.readouterr().out
+    assert len(list((repo / "outputs").glob("run_*"))) == 9 + 4
+    assert "    single-field effects:\n      a: +2 (" in out
+    assert "      b: +1.5 (" in out
+    assert "      interaction: " in out
+    # Ablation runs are hidden from the step's own statistics.
+    assert "02 both     3" in out
+
+
+@pytest.mark.slow
+def test_blame_shows_a_code_move(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _real_family(repo)
+    _launch(repo, "base_01_01.py", 0)
+    _launch(repo, "base_01_01.py", 1)
+    write(repo / FAMILY / "_helper.py", "SCALE = 2.0\n")
+    git(repo, "commit", "-q", "-am", "double the scale")
+    second = git(repo, "rev-parse", "--short=7", "HEAD").strip()
+    _launch(repo, "base_01_01.py", 0)
+    _launch(repo, "base_01_01.py", 1)
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/base_01_01.py", "--json"]) == 0
+    (step,) = json.loads(capsys.readouterr().out)
+    states = step["code_states"]
+    assert [s["runs"] for s in states] == [2, 2]
+    assert states[0]["mean"] == pytest.approx(-1.0, abs=0.05)
+    assert states[1]["mean"] == pytest.approx(-2.0, abs=0.05)
+    assert states[1]["commits_since_previous"] == [f"{second} double the scale"]
+    assert main(["blame", "score", FAMILY]) == 0
+    out = capsys.readouterr().out
+    assert f"        {second} double the scale\n" in out
+    assert "blame score along experiments/toy/noop_03_02.py" in out  # the family's leaf
+    assert "    (never run: config read from today's file)" in out
+
+
+def test_unknown_metric_suggests_logged_ones(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _toy_files(repo)
+    _toy_records(repo / "outputs")
+    monkeypatch.chdir(repo)
+    assert main(["blame", "scor", f"{FAMILY}/both_02_01.py"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: no completed run along this lineage logged 'scor' in summary.json\n"
+        "  hint: did you mean score?\n"
+    )
+
+
+def test_dirty_runs_group_by_snapshot_tree(repo: Path) -> None:
+    _toy_files(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy family")
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    def snapshot(text: str, message: str) -> str:
+        write(repo / FAMILY / "_helper.py", text)
+        git(repo, "add", "-A")
+        tree = git(repo, "write-tree").strip()
+        git(repo, "reset", "-q")
+        return git(repo, "commit-tree", tree, "-p", head, "-m", message).strip()
+
+    s1 = snapshot("SCALE = 2\n", "snapshot run_2")
+    s2 = snapshot("SCALE = 2\n", "snapshot run_3")  # same files, another commit
+    s3 = snapshot("SCALE = 3\n", "snapshot run_4")
+    assert len({s1, s2, s3}) == 3
+    outputs = repo / "outputs"
+    exp = f"{FAMILY}/base_01_01.py"
+    write_run(outputs, 1, exp, seed=1, sha=head, summary={"score": 1.0})
+    write_run(outputs, 2, exp, seed=2, sha=head, dirty=True, snapshot=s1, summary={"score": 2.0})
+    write_run(outputs, 3, exp, seed=3, sha=head, dirty=True, snapshot=s2, summary={"score": 2.2})
+    write_run(outputs, 4, exp, seed=4, sha=head, dirty=True, snapshot=s3, summary={"score": 3.0})
+    (step,) = blame_mod.blame("score", repo / exp, settings=load_settings(repo))
+    assert [(s.dirty, s.snapshot, s.runs, s.mean) for s in step.code_states] == [
+        (False, None, 1, 1.0),
+        (True, s1, 2, pytest.approx(2.1)),
+        (True, s3, 1, 3.0),
+    ]
+    assert blame_mod.render("score", exp, [step], None).endswith(
+        "    code states:\n"
+        f"      {head[:7]}{' ' * 17}1 run  1\n"
+        f"      {head[:7]}+dirty@{s1[:7]}  2 runs  2.1 ± 0.14\n"
+        f"      {head[:7]}+dirty@{s3[:7]}   1 run  3"
+    )

@@ -1,0 +1,132 @@
+"""``reprokit plot``: a real PNG of metric-over-step curves."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from where_test import write_run
+
+from conftest import write
+from reprokit import plot
+from reprokit.cli import main
+
+FAMILY = "experiments/toy"
+
+
+def _runs(repo: Path) -> None:
+    write(repo / FAMILY / "base_01_01.py", "config = None\n")
+    write(repo / FAMILY / "wide_02_01.py", "config = None\n")
+    outputs = repo / "outputs"
+    for n, (exp, offset) in enumerate(
+        [("base_01_01", 0.0), ("base_01_01", 0.1), ("wide_02_01", 0.5)], 1
+    ):
+        rows = [{"step": s, "time": 0.0, "loss": 1.0 / (s + 1) + offset} for s in range(10)]
+        write_run(
+            outputs,
+            n,
+            f"{FAMILY}/{exp}.py",
+            seed=n,
+            summary={"loss": rows[-1]["loss"]},
+            metrics=rows,
+        )
+
+
+def test_plot_writes_a_png_of_the_expected_size(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _runs(repo)
+    monkeypatch.chdir(repo)
+    out = repo / "plots" / "loss.png"
+    assert (
+        main(["plot", "loss", f"{FAMILY}/wide_02_01.py", f"{FAMILY}/base_01_01.py", "-o", str(out)])
+        == 0
+    )
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR
+    assert (width, height) == (800, 500)
+    import matplotlib.image
+
+    assert matplotlib.image.imread(out).shape[:2] == (500, 800)
+
+
+def test_plot_groups_by_experiment_in_lineage_order(repo: Path) -> None:
+    _runs(repo)
+    from reprokit.settings import load_settings
+
+    groups = plot.collect([f"{FAMILY}/wide_02_01.py", "run_1"], load_settings(repo))
+    assert [(label, [d.name for d in dirs]) for label, dirs in groups] == [
+        (f"{FAMILY}/base_01_01.py", ["run_1"]),
+        (f"{FAMILY}/wide_02_01.py", ["run_3"]),
+    ]
+
+
+def test_series_uses_steps_and_skips_rows_without_the_metric() -> None:
+    rows = [{"step": 0, "loss": 2}, {"step": 5, "acc": 1}, {"step": 10, "loss": 1.5}, {"loss": 1.0}]
+    assert plot.series(rows, "loss") == {0.0: 2.0, 10.0: 1.5, 2.0: 1.0}
+
+
+def test_plot_a_metric_nobody_logged(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _runs(repo)
+    monkeypatch.chdir(repo)
+    assert main(["plot", "acc", "run_1", "-o", "x.png"]) == 1
+    assert "no run of run_1 logged 'acc' in metrics.jsonl" in capsys.readouterr().err
+    assert not (repo / "x.png").exists()
+
+
+LOGGING = """
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import reprokit
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    rate: float = 0.5
+
+
+config = Config()
+
+
+def smoke(config: Config) -> Config:
+    return config
+
+
+def main(config: Config) -> dict[str, float]:
+    loss = 1.0 + config.seed
+    for step in range(5):
+        loss *= config.rate
+        reprokit.log(step=step, loss=loss)
+    return {"loss": loss}
+"""
+
+
+@pytest.mark.slow
+def test_plot_real_launched_runs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import git, run_cli
+
+    write(repo / FAMILY / "__init__.py", "")
+    write(repo / FAMILY / "base_01_01.py", LOGGING)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy")
+    for seed in (0, 1):
+        proc = run_cli(repo, "launch", f"{FAMILY}/base_01_01.py", "--seed", str(seed))
+        assert proc.returncode == 0, proc.stderr
+    monkeypatch.chdir(repo)
+    assert main(["plot", "loss", f"{FAMILY}/base_01_01.py", "-o", "loss.png"]) == 0
+    assert struct.unpack(">II", (repo / "loss.png").read_bytes()[16:24]) == (800, 500)
+    from reprokit.settings import load_settings
+    from reprokit.store import read_metrics
+
+    ((_label, dirs),) = plot.collect([f"{FAMILY}/base_01_01.py"], load_settings(repo))
+    assert [plot.series(read_metrics(d), "loss") for d in dirs] == [
+        {0.0: 0.5, 1.0: 0.25, 2.0: 0.125, 3.0: 0.0625, 4.0: 0.03125},
+        {0.0: 1.0, 1.0: 0.5, 2.0: 0.25, 3.0: 0.125, 4.0: 0.0625},
+    ]

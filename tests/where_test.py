@@ -1,0 +1,194 @@
+"""The --where language and filtering/sorting of plain run records.
+
+``write_run`` (used by the other analysis tests too) writes a run folder exactly in the
+documented record format, so analysis logic is tested on deterministic records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reprokit import where
+from reprokit.errors import ReprokitError
+
+
+def write_run(
+    outputs: Path,
+    n: int,
+    exp_path: str,
+    *,
+    seed: int = 0,
+    config: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
+    sha: str = "a" * 40,
+    dirty: bool = False,
+    snapshot: str | None = None,
+    status: str = "completed",
+    smoke: bool = False,
+    ablation_of: dict[str, Any] | None = None,
+    replay_of: str | None = None,
+    started_at: str | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+    packages: dict[str, str] | None = None,
+) -> Path:
+    """A run folder ``outputs/run_<n>`` following docs/architecture.md (format_version 1)."""
+    from reprokit import store
+
+    run_dir = outputs / f"run_{n}"
+    run_dir.mkdir(parents=True)
+    stem = Path(exp_path).stem
+    name, id_, parent = stem.rsplit("_", 2)
+    record: dict[str, Any] = dict.fromkeys(store.RECORD_KEYS)
+    record.update(
+        format_version=1,
+        id=f"run_{n}",
+        status=status,
+        started_at=started_at or f"2026-11-25T10:{n // 60:02d}:{n % 60:02d}.000000+00:00",
+        duration_s=1.5,
+        experiment={
+            "path": exp_path,
+            "module": exp_path[:-3].replace("/", "."),
+            "family": str(Path(exp_path).parent),
+            "name": name,
+            "id": id_,
+            "parent": parent,
+        },
+        seed=seed,
+        smoke=smoke,
+        ablation_of=ablation_of,
+        replay_of=replay_of,
+        git={
+            "sha": sha,
+            "branch": "main",
+            "dirty": dirty,
+            "snapshot": snapshot or sha,
+            "modified": [],
+        },
+        environment={
+            "python": {"version": "3.11.9"},
+            "packages": packages or {"torch": "2.3.0", "numpy": "1.26.4"},
+        },
+        hardware={"cpu": {"model": "cpu", "logical_cores": 2}, "memory_bytes": 1, "gpus": []},
+    )
+    (run_dir / "run.json").write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump({**(config or {}), "seed": seed}, sort_keys=False)
+    )
+    (run_dir / "summary.json").write_text(json.dumps(summary or {}), encoding="utf-8")
+    lines = [json.dumps(m) for m in metrics or []]
+    (run_dir / "metrics.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e-3", 1e-3),
+        ("3", 3),
+        ("-2.5", -2.5),
+        ("true", True),
+        ("False", False),
+        ("null", None),
+        ("relu", "relu"),
+        ("'1e-3'", "1e-3"),
+        ('"a b"', "a b"),
+    ],
+)
+def test_values_are_typed_literals(text: str, value: Any) -> None:
+    parsed = where.parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_parse_reads_two_character_operators_first() -> None:
+    assert where.parse("optim.lr>=1e-3") == where.Condition(
+        "optim.lr", ">=", 1e-3, "optim.lr>=1e-3"
+    )
+    assert where.parse(" model.act == relu ").op == "=="
+    assert where.parse("a!=null").value is None
+
+
+@pytest.mark.parametrize("bad", ["optim.lr", "lr>=", "__import__('os')>1", "a=1", "1>a"])
+def test_bad_expressions_are_refused_with_the_syntax(bad: str) -> None:
+    with pytest.raises(ReprokitError) as e:
+        where.parse(bad)
+    assert str(e.value) == (
+        f"--where {bad!r}: expected FIELD OP VALUE\n"
+        "  hint: operators: == != < <= > >=, e.g. --where 'optim.lr>=1e-3' --where 'model.act==relu'"
+    )
+
+
+ROWS = [
+    {
+        "id": "run_1",
+        "config.optim.lr": 1e-2,
+        "config.model.act": "relu",
+        "metric.val_acc": 0.95,
+        "smoke": False,
+    },
+    {
+        "id": "run_2",
+        "config.optim.lr": 1e-4,
+        "config.model.act": "gelu",
+        "metric.val_acc": 0.80,
+        "smoke": False,
+    },
+    {"id": "run_3", "config.optim.lr": 1e-3, "config.model.act": "relu", "smoke": True},
+]
+
+
+@pytest.mark.parametrize(
+    ("exprs", "expected"),
+    [
+        (["optim.lr>=1e-3"], [0, 2]),
+        (["optim.lr>=1e-3", "model.act==relu"], [0, 2]),
+        (["model.act!=relu"], [1]),
+        (["val_acc>0.9"], [0]),
+        (["metric.val_acc<=0.8"], [1]),
+        (["smoke==true"], [2]),
+        (["smoke==1"], []),  # a bool is not a number
+        (["model.act>3"], []),  # a string is not a number
+        (["config.optim.lr<1e-3"], [1]),
+    ],
+)
+def test_filter_rows_ands_typed_comparisons(exprs: list[str], expected: list[int]) -> None:
+    assert where.filter_rows(ROWS, exprs) == expected
+
+
+def test_unknown_field_names_close_matches() -> None:
+    with pytest.raises(ReprokitError) as e:
+        where.filter_rows(ROWS, ["optim.lrr>1"])
+    assert (
+        str(e.value) == "unknown field 'optim.lrr': no run has it\n  hint: did you mean optim.lr?"
+    )
+
+
+def test_sort_numbers_descending_with_missing_last() -> None:
+    assert where.sort_order(ROWS, "-val_acc") == [0, 1, 2]
+    assert where.sort_order(ROWS, "val_acc") == [1, 0, 2]
+    assert where.sort_order(ROWS, "optim.lr") == [1, 2, 0]
+    assert where.sort_order(ROWS, "-model.act") == [0, 2, 1]
+
+
+def test_flat_row_from_a_record_on_disk(tmp_path: Path) -> None:
+    run = write_run(
+        tmp_path,
+        4,
+        "experiments/toy/wide_02_01.py",
+        seed=3,
+        config={"optim": {"lr": 0.001, "betas": [0.9, 0.99]}, "model": {"act": "relu"}},
+        summary={"val_acc": 0.9},
+    )
+    row = where.flat_row(where.read_record(run))
+    assert row["id"] == "run_4"
+    assert row["experiment"] == "experiments/toy/wide_02_01.py"
+    assert row["config.optim.lr"] == 0.001
+    assert row["config.optim.betas"] == [0.9, 0.99]
+    assert row["config.seed"] == 3
+    assert row["metric.val_acc"] == 0.9
+    assert row["git.sha"] == "a" * 40
+    assert where.filter_rows([row], ["optim.betas==[0.9, 0.99]", "seed==3"]) == [0]
