@@ -1,0 +1,395 @@
+"""``reprokit replay``: rebuild a run's exact code state, re-run it, and check the numbers.
+
+1. The run's snapshot is checked out as a temporary detached ``git worktree``
+   (:func:`reprokit.gitstate.materialize`: from the local snapshot ref, fetched from a
+   remote, or rebuilt from HEAD + ``diff.patch``). The user's branches, index and files
+   are never touched; the worktree is removed at the end unless ``--keep-worktree``.
+2. Inputs outside git are made visible in the worktree (the project's ignored entries,
+   such as ``data/``, and untracked files the snapshot skipped for size are symlinked;
+   see :mod:`reprokit.replayprep`), and the recorded input fingerprints are compared
+   with the files now there: a changed input is reported before the run.
+3. The recorded environment is compared with the one the child will have (a probe
+   process set up like the child): differences are printed; ``--strict`` refuses to run
+   when one can change results (exit 4).
+4. The run is launched in a child process whose working directory and import root are
+   the worktree, with the recorded config, seed, deterministic flag, allow-listed
+   environment variables, GPU selection, thread counts and precision flags (``--smoke``:
+   the snapshot's smoke config with the recorded seed). It writes a full record to
+   *this* project's outputs folder, carrying the original's snapshot (``--git-from``) and
+   ``replay_of`` pointing at the root original (a replay of a replay points at the root).
+5. ``--verify`` compares summary metrics and per-step series with the original's
+   (:mod:`reprokit.verify`), stores the verdict in the replay's record and exits 3 on a
+   mismatch. A failed original is reproduced when the replay raises the same exception type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprokit import (
+    envcompare,
+    replayprep,
+    store,
+    verify as verification,  # `verify` is replay()'s flag
+)
+from reprokit.errors import (
+    EXIT_ENV_REFUSED,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_MISMATCH,
+    EXIT_OK,
+    ReprokitError,
+)
+from reprokit.gitstate import materialize, remove_worktree
+from reprokit.settings import Settings
+
+
+def _say(message: str) -> None:
+    # stderr, like launch's own progress lines: stdout belongs to the experiment.
+    print(f"reprokit: {message}", file=sys.stderr, flush=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+@dataclass(frozen=True)
+class _Original:
+    """The run being replayed, and what the replay needs from its record."""
+
+    dir: Path
+    record: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def root_id(self) -> str:
+        return str(self.record.get("replay_of") or self.record["id"])
+
+    @property
+    def experiment_path(self) -> str:
+        exp = self.record.get("experiment") or {}
+        path = exp.get("path")
+        if not path:
+            raise ReprokitError(
+                f"{self.dir / store.RECORD_FILE}: the record names no experiment file "
+                f"(experiment.path); the run failed before its experiment was imported",
+                hint="there is nothing to replay; launch the experiment again instead",
+            )
+        return str(path)
+
+
+def _load(run: str, settings: Settings, smoke: bool) -> _Original:
+    run_dir = store.resolve_run(run, settings)
+    original = _Original(run_dir, store.read_record(run_dir))
+    if original.record.get("git") is None:
+        raise ReprokitError(
+            f"{original.id} was launched outside a git repository (run.json has git: null), "
+            "so its code state was not recorded and cannot be rebuilt",
+            hint="set require_git = true in [tool.reprokit] so future runs always record it",
+        )
+    original.experiment_path  # noqa: B018 - fail early, before any worktree exists
+    if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
+        raise ReprokitError(
+            f"{run_dir / store.CONFIG_FILE} is missing: the recorded config is what a replay runs",
+            hint="restore the run folder, or replay with --smoke to run the smoke config",
+        )
+    status = store.effective_status(original.record)
+    if status in ("running", "crashed", "interrupted"):
+        _say(f"warning: {original.id} is {status}: its metrics may be incomplete")
+    return original
+
+
+def replay(
+    run: str,
+    *,
+    settings: Settings,
+    verify: bool = False,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    strict: bool = False,
+    smoke: bool = False,
+    keep_worktree: bool = False,
+) -> int:
+    """Rebuild ``run``'s code state in a temporary worktree and run it again.
+
+    Returns 0 when the replay ended as the original did (both completed, or both raised
+    the same exception type) and, with ``verify``, the metrics matched; 3
+    (``EXIT_MISMATCH``) when ``verify`` found a difference; 4 (``EXIT_ENV_REFUSED``) when
+    ``strict`` refused a differing environment; 1 when the replay ended differently.
+    """
+    if smoke and verify:
+        raise ReprokitError(
+            "--smoke and --verify cannot be combined: a smoke replay runs the smoke config, "
+            "not the recorded one, so its numbers are not comparable",
+            hint="drop --smoke to verify, or --verify to run a quick smoke replay",
+        )
+    if rtol < 0 or atol < 0:
+        raise ReprokitError("--rtol and --atol must be >= 0")
+    original = _load(run, settings, smoke)
+    from reprokit.gitcmd import git_toplevel
+
+    top = git_toplevel(settings.root)
+    if top is None:
+        raise ReprokitError(
+            f"{settings.root} is not in a git repository",
+            hint="run replay from a clone of the repository the run was launched in",
+        )
+    dest = Path(tempfile.mkdtemp(prefix="reprokit-replay-"))
+    linked: list[str] = []
+    work_root = dest / settings.root.resolve().relative_to(top.resolve())
+    try:
+        rebuild = _materialize(settings.root, original, dest)
+        snapshot = str(original.record["git"].get("snapshot") or "?")[:12]
+        _say(f"rebuilt snapshot {snapshot} of {original.id} ({_rebuild_words(rebuild)}) in {dest}")
+        linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
+        if linked:
+            _say("linked ignored " + ", ".join(linked) + " into the worktree")
+        for warning in replayprep.link_skipped_untracked(
+            top, dest, original.record["git"].get("skipped_untracked")
+        ):
+            _say(f"warning: {warning}")
+        return _run(
+            original,
+            settings,
+            work_root=work_root,
+            rebuild=rebuild,
+            verify=verify,
+            rtol=rtol,
+            atol=atol,
+            strict=strict,
+            smoke=smoke,
+        )
+    finally:
+        if keep_worktree and dest.exists():
+            # The links stay, so the kept worktree runs as the replay did; neither
+            # `git worktree remove` nor `rm -r` follows them into the user's data.
+            _say(
+                f"kept the worktree at {dest} (remove it with `git worktree remove --force {dest}`)"
+            )
+        else:
+            replayprep.unlink_links(work_root, linked)
+            _remove(settings.root, dest)
+
+
+def _materialize(root: Path, original: _Original, dest: Path) -> str:
+    try:
+        return materialize(root, original.record["git"], original.dir, dest)
+    except BaseException:
+        # mkdtemp made the folder; materialize fails before git registers a worktree.
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def _remove(root: Path, dest: Path) -> None:
+    if dest.exists():
+        remove_worktree(root, dest)
+
+
+def _rebuild_words(rebuild: str) -> str:
+    return {
+        "ref": "from its snapshot ref",
+        "fetched": "fetched from a remote",
+        "patch": "from its base commit + diff.patch",
+    }.get(rebuild, rebuild)
+
+
+def _child_cwd(original: _Original, settings: Settings, work_root: Path) -> Path:
+    """The original's working directory, mapped into the worktree (else the worktree root)."""
+    cwd = original.record.get("cwd")
+    if isinstance(cwd, str):
+        try:
+            rel = Path(cwd).resolve().relative_to(settings.root.resolve())
+        except (ValueError, OSError):
+            return work_root
+        if (work_root / rel).is_dir():
+            return work_root / rel
+    return work_root
+
+
+def _run(
+    original: _Original,
+    settings: Settings,
+    *,
+    work_root: Path,
+    rebuild: str,
+    verify: bool,
+    rtol: float,
+    atol: float,
+    strict: bool,
+    smoke: bool,
+) -> int:
+    record = original.record
+    exp_file = work_root / original.experiment_path
+    if not exp_file.is_file():
+        raise ReprokitError(
+            f"the rebuilt snapshot has no {original.experiment_path}",
+            hint="the snapshot does not match run.json; was the record edited?",
+        )
+    cwd = _child_cwd(original, settings, work_root)
+    from reprokit import hardware
+
+    gpus, gpu_warning = envcompare.gpu_selection(record.get("hardware"), hardware.capture())
+    if gpu_warning:
+        _say(f"warning: {gpu_warning}")
+    if (record.get("world_size") or 1) > 1:
+        _say(
+            f"warning: {original.id} ran on {record['world_size']} processes; replaying rank 0 alone"
+        )
+    env = replayprep.child_environment(record, gpus)
+    seed = record.get("seed")
+    here = replayprep.probe(
+        env,
+        cwd,
+        with_torch=record.get("torch") is not None,
+        experiment=None if smoke else exp_file,
+        seed=seed,
+        smoke=bool(record.get("smoke")),
+    )
+    _report_environment(record, here, strict=strict)
+    if not smoke:
+        _report_config(original, here)
+    from reprokit.inputs import compare_inputs
+
+    for change in compare_inputs(record.get("inputs"), cwd):
+        _say(f"warning: {change.describe()}")
+
+    replay_info = {
+        "source_path": _relative(original.dir, settings.root),
+        "rebuild": rebuild,
+        "smoke": smoke,
+        "verify": None,
+    }
+    extra: dict[str, Any] = {"replay": replay_info}
+    args = ["launch", str(exp_file), "--replay-of", original.root_id]
+    args += ["--git-from", str(original.dir), "--outputs", str(settings.outputs), "--no-check"]
+    if isinstance(seed, int):
+        args += ["--seed", str(seed)]
+    if record.get("deterministic"):
+        args.append("--deterministic")
+    if smoke:
+        args.append("--smoke")
+    else:
+        args += ["--config-file", str(original.dir / store.CONFIG_FILE)]
+        # The recorded config of a smoke run is already its smoke config: keep the label
+        # (so `runs` hides it as it hides the original) without applying smoke() twice.
+        if record.get("smoke"):
+            extra["smoke"] = True
+    args += ["--extra-json", json.dumps(extra)]
+    before = {p.name for p in store.run_dirs(settings.outputs)}
+    _say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
+    proc = subprocess.Popen(replayprep.launch_command(args), cwd=cwd, env=env)
+    try:
+        returncode = proc.wait()
+    except KeyboardInterrupt:
+        # The child got the same Ctrl-C and finalizes its record; wait for it to finish.
+        returncode = proc.wait()
+    replay_dir = _find_replay(settings.outputs, before, proc.pid)
+    if replay_dir is None:
+        raise ReprokitError(
+            f"the replay of {original.id} exited with code {returncode} before it recorded a run",
+            hint="see the error above; --keep-worktree keeps the rebuilt code to debug it",
+        )
+    if returncode == EXIT_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    replayed = store.read_record(replay_dir)
+    same_end, outcome = verification.same_ending(record, replayed)
+    _say(outcome)
+    if smoke or not verify:
+        return EXIT_OK if same_end else EXIT_FAILURE
+    result = verification.verify_replay(
+        original.dir, record, replay_dir, replayed, rtol=rtol, atol=atol
+    )
+    print(verification.format_table(result), flush=True)
+    verification.store_verdict(replay_dir, result)
+    _say(verification.summary_line(result))
+    return EXIT_OK if result.ok else EXIT_MISMATCH
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> None:
+    if "error" in here:
+        _say(f"warning: could not inspect the replay environment ({here['error']})")
+        if strict:
+            raise ReprokitError(
+                "--strict: could not compare the environment: " + str(here["error"]),
+                exit_code=EXIT_ENV_REFUSED,
+            )
+        return
+    diffs = envcompare.compare(record, here)
+    if not diffs:
+        _say("environment: same as recorded")
+        return
+    _say("the environment differs from the recorded one (* can change results):")
+    print(envcompare.format_table(diffs), file=sys.stderr, flush=True)
+    relevant = [d.what for d in diffs if d.affects_results]
+    if strict and relevant:
+        raise ReprokitError(
+            f"--strict: refusing to replay: {len(relevant)} difference(s) can change results "
+            f"({', '.join(relevant[:3])}{', ...' if len(relevant) > 3 else ''})",
+            hint="recreate the recorded environment (versions above), or drop --strict",
+            exit_code=EXIT_ENV_REFUSED,
+        )
+
+
+def _report_config(original: _Original, here: dict[str, Any]) -> None:
+    if "config_error" in here:
+        _say(
+            "note: could not resolve the snapshot's own config to compare "
+            f"({here['config_error']}); running the recorded config"
+        )
+        return
+    resolved = here.get("config")
+    if not isinstance(resolved, str):
+        return
+    recorded = (original.dir / store.CONFIG_FILE).read_text(encoding="utf-8")
+    if resolved != recorded:
+        import difflib
+
+        diff = difflib.unified_diff(
+            recorded.splitlines(),
+            resolved.splitlines(),
+            "recorded config.yaml",
+            f"{original.experiment_path} in the snapshot",
+            lineterm="",
+            n=0,
+        )
+        _say(
+            "note: the snapshot's experiment file resolves to a different config than the "
+            "recorded one; the recorded config wins:"
+        )
+        print("\n".join(diff), file=sys.stderr, flush=True)
+
+
+def _find_replay(outputs: Path, before: set[str], pid: int) -> Path | None:
+    """The run folder the child claimed: new since we started, and its record has its pid."""
+    for run_dir in reversed(store.run_dirs(outputs)):
+        if run_dir.name in before:
+            continue
+        try:
+            data = store.read_json(run_dir / store.RECORD_FILE)
+        except (OSError, ReprokitError):
+            continue
+        if isinstance(data, dict) and data.get("pid") == pid:
+            return run_dir
+    return None

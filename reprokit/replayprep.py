@@ -1,0 +1,332 @@
+"""Prepare a replay's child process: its interpreter command, environment and inputs.
+
+Used by :mod:`reprokit.replay` only. Three decisions live here:
+
+*Which reprokit the child imports.* The child runs with the worktree as its working
+directory, and ``python -m`` (and ``-c``) put the working directory first on ``sys.path``.
+When the replayed project is reprokit itself, the worktree holds an old ``reprokit/``
+folder that would shadow the installed package; PYTHONPATH cannot win against it either,
+since it comes after that first entry. So the child starts with a small ``-c`` bootstrap
+that loads the package folder of the *currently imported* reprokit by its location
+(``spec_from_file_location``), without adding anything to ``sys.path``: the child runs
+exactly the reprokit the replay runs, and nothing else next to it (its parent folder may
+be the user's repository, whose current files must not leak into the replay; or
+site-packages, which must not shadow the standard library) becomes importable. The
+experiment and its local modules then come from the worktree, as at the original launch.
+
+*Environment.* The recorded allow-listed variables (``environment.env``, which includes
+PYTHONHASHSEED when it was set) replace the allow-listed variables here: a variable set
+here but not at the original run is removed. Two kinds are exempt: locations
+(``*_HOME``, ``*_PATH``, ``*_DIR``, ...) stay as they are here, and torchrun's rendezvous
+variables are never applied (a replay is one process). CUDA_VISIBLE_DEVICES is then chosen by
+:func:`reprokit.envcompare.gpu_selection`, and the recorded torch thread counts and
+precision flags are passed as JSON in ``REPROKIT_REPLAY_TORCH``, which the child's
+bootstrap applies (:func:`apply_recorded_torch`) before launch imports the experiment.
+
+*Inputs outside git.* Each ignored entry of the user's project (a ``data/`` folder, a
+``.env`` file, ``experiments/x/cache.npz``) that the worktree lacks is symlinked into it,
+except the outputs folder, virtualenvs, bytecode and caches, so relative paths in a config
+resolve as the user expects. The links point at the user's *current* files: inputs are
+not versioned, which is why launch fingerprints them and replay reports what changed.
+Large untracked files that the snapshot skipped are linked the same way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import reprokit
+from reprokit import environment
+from reprokit.gitcmd import run_git
+
+# Never linked into the worktree: rebuilt or irrelevant, and a linked virtualenv or cache
+# could make the replay read state the original run did not have.
+_NOT_LINKED = (
+    ".git",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".cache",
+    ".ipynb_checkpoints",
+    "*.egg-info",
+    "*.pyc",
+)
+# The recorded torch settings travel to the child as JSON in this variable (a REPROKIT_*
+# name, so the replay's own record shows what it was given).
+TORCH_VAR = "REPROKIT_REPLAY_TORCH"
+_TORCH_KEYS = (
+    "inter_op_threads",
+    "intra_op_threads",
+    "float32_matmul_precision",
+    "allow_tf32_matmul",
+    "allow_tf32_cudnn",
+    "cudnn_benchmark",
+)
+# Machine-specific locations (CUDA_HOME, TORCH_HOME, ...) are taken from here, never from
+# the record: another machine's paths would break imports or re-download caches.
+_LOCATION_SUFFIXES = ("_HOME", "_PATH", "_DIR", "_ROOT", "_CACHE", "_FILE")
+# A replay is one process: torchrun's rendezvous variables would make it wait for peers.
+_DISTRIBUTED = frozenset(
+    (
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "LOCAL_WORLD_SIZE",
+        "GROUP_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    )
+)
+_PROBE_MARKER = "REPROKIT-PROBE:"
+# Re-hashing a skipped untracked file costs ~1 s per GiB; past this only sizes are compared.
+_REHASH_LIMIT = 1024**3
+
+_BOOTSTRAP = """\
+import importlib.util, os, sys
+_package = sys.argv.pop(1)
+_spec = importlib.util.spec_from_file_location(
+    "reprokit", os.path.join(_package, "__init__.py"), submodule_search_locations=[_package]
+)
+sys.modules["reprokit"] = _module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+import reprokit.cli
+{tail}
+"""
+_LAUNCH_TAIL = """\
+from reprokit.replayprep import apply_recorded_torch
+apply_recorded_torch()
+sys.argv[0] = "reprokit"
+sys.exit(reprokit.cli.main(sys.argv[1:]))
+"""
+_PROBE_TAIL = """\
+from reprokit.replayprep import probe_main
+probe_main(sys.argv[1:])
+"""
+
+
+def reprokit_package() -> str:
+    """The folder of the imported ``reprokit`` package (in site-packages, or a checkout)."""
+    return str(Path(reprokit.__file__).resolve().parent)
+
+
+def launch_command(args: list[str]) -> list[str]:
+    """``reprokit <args>`` in a fresh interpreter, with this process's reprokit."""
+    code = _BOOTSTRAP.format(tail=_LAUNCH_TAIL)
+    return [sys.executable, "-c", code, reprokit_package(), *args]
+
+
+def child_environment(
+    record: Mapping[str, Any],
+    gpu_devices: str | None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The child's environment: ``base`` (os.environ) with the recorded settings applied."""
+    env = dict(os.environ if base is None else base)
+    for name in environment.allowed_env(env):
+        if not _is_location(name):
+            del env[name]
+    recorded_env = (record.get("environment") or {}).get("env") or {}
+    for name, value in recorded_env.items():
+        if not _is_location(name) and name not in _DISTRIBUTED:
+            env[str(name)] = str(value)
+    # The replay writes where we say (--outputs), never where the original's env said.
+    env.pop("REPROKIT_OUTPUTS", None)
+    if gpu_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu_devices
+    torch_facts = record.get("torch") or {}
+    settings = {k: torch_facts[k] for k in _TORCH_KEYS if torch_facts.get(k) is not None}
+    if settings:
+        env[TORCH_VAR] = json.dumps(settings, sort_keys=True)
+    return env
+
+
+def apply_recorded_torch() -> None:
+    """In the child, before launch: apply the thread counts and precision flags the
+    original run started ``main`` with (from :data:`TORCH_VAR`; nothing when unset).
+
+    Done before the experiment is imported: torch refuses a new inter-op thread count once
+    parallel work has started, so it is set first. Only runs that recorded torch facts (so
+    their experiment imports torch anyway) get the variable. Flags the experiment sets
+    itself when imported still win, as they did in the original run. Deterministic
+    algorithms are launch's own ``--deterministic``.
+    """
+    raw = os.environ.get(TORCH_VAR)
+    if not raw:
+        return
+    wanted = json.loads(raw)
+    import torch
+
+    if "inter_op_threads" in wanted:
+        torch.set_num_interop_threads(int(wanted["inter_op_threads"]))
+    if "intra_op_threads" in wanted:
+        torch.set_num_threads(int(wanted["intra_op_threads"]))
+    # The precision setting decides allow_tf32_matmul; writing the legacy flag as well
+    # makes recent torch raise ("mix of the legacy and new APIs") when it reads the
+    # precision back, so the flag is only applied for records without a precision.
+    if "float32_matmul_precision" in wanted:
+        torch.set_float32_matmul_precision(str(wanted["float32_matmul_precision"]))
+    elif "allow_tf32_matmul" in wanted:
+        torch.backends.cuda.matmul.allow_tf32 = bool(wanted["allow_tf32_matmul"])
+    if "allow_tf32_cudnn" in wanted:
+        torch.backends.cudnn.allow_tf32 = bool(wanted["allow_tf32_cudnn"])
+    if "cudnn_benchmark" in wanted:
+        torch.backends.cudnn.benchmark = bool(wanted["cudnn_benchmark"])
+
+
+def _is_location(name: str) -> bool:
+    return name.endswith(_LOCATION_SUFFIXES)
+
+
+def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
+    """Symlink the project's ignored entries that the worktree lacks; their relative paths.
+
+    ``git ls-files --others --ignored --directory`` names the outermost ignored entries
+    (``data/``, ``experiments/toy/cache.npz``) without descending into ignored folders, so
+    this stays fast on a large dataset. Caches, virtualenvs, bytecode, the outputs folder
+    and anything inside it are skipped, as is an entry whose folder the snapshot lacks.
+    """
+    out = run_git(
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+        cwd=project,
+    )  # fmt: skip
+    linked = []
+    for raw in out.split(b"\0"):
+        rel = os.fsdecode(raw).rstrip("/")
+        if not rel or any(fnmatch.fnmatch(Path(rel).name, p) for p in _NOT_LINKED):
+            continue
+        source = project / rel
+        if _inside(source, outputs) or _inside(source, work_root):
+            continue
+        target = work_root / rel
+        if target.exists() or target.is_symlink() or not target.parent.is_dir():
+            continue
+        target.symlink_to(source, target_is_directory=source.is_dir())
+        linked.append(rel)
+    return linked
+
+
+def link_skipped_untracked(
+    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None
+) -> list[str]:
+    """Link the untracked files the snapshot left out for their size into the worktree.
+
+    Returns warnings for those that are gone or whose content changed since the run (by
+    sha256, skipped above :data:`_REHASH_LIMIT` where the size alone is compared).
+    """
+    from reprokit.inputs import sha256_file
+
+    warnings = []
+    for entry in skipped or []:
+        rel = str(entry.get("path"))
+        source, target = git_top / rel, worktree / rel
+        what = f"{rel} (left out of the snapshot for its size)"
+        if not source.is_file():
+            warnings.append(f"{what} is not here; the replay runs without it")
+            continue
+        if not target.exists() and target.parent.is_dir():
+            target.symlink_to(source)
+        size = source.stat().st_size
+        if entry.get("size") != size:
+            warnings.append(f"{what} changed size since the run: {entry.get('size')} -> {size}")
+        elif size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
+            warnings.append(f"{what} changed since the run (sha256 differs)")
+    return warnings
+
+
+def unlink_links(work_root: Path, names: list[str]) -> None:
+    """Remove our links before the worktree goes, so nothing can follow them into data."""
+    for name in names:
+        link = work_root / name
+        if link.is_symlink():
+            link.unlink()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def probe(
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    with_torch: bool,
+    experiment: Path | None,
+    seed: int | None,
+    smoke: bool,
+) -> dict[str, Any]:
+    """What the child will see, measured in a process set up like it.
+
+    Returns ``{"environment", "hardware", "torch"}`` (torch facts only when ``with_torch``:
+    importing torch costs ~1.3 s) and, when ``experiment`` is given, ``config`` (the YAML
+    of the config launch would resolve from the snapshot's experiment file) or
+    ``config_error``. ``{"error": ...}`` when the probe itself failed.
+    """
+    code = _BOOTSTRAP.format(tail=_PROBE_TAIL)
+    request = {
+        "with_torch": with_torch,
+        "experiment": str(experiment) if experiment else None,
+        "seed": seed,
+        "smoke": smoke,
+    }
+    argv = [sys.executable, "-c", code, reprokit_package(), json.dumps(request)]
+    proc = subprocess.run(
+        argv, cwd=cwd, env=dict(env), capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(_PROBE_MARKER):
+            result: dict[str, Any] = json.loads(line[len(_PROBE_MARKER) :])
+            return result
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"exit code {proc.returncode}: {tail}"}
+
+
+def probe_main(argv: list[str]) -> None:
+    """The probe's child side (see :func:`probe`); prints one marked JSON line."""
+    import contextlib
+    import io
+
+    request = json.loads(argv[0])
+    out: dict[str, Any] = {}
+    if request["with_torch"]:
+        with contextlib.suppress(ImportError):
+            import torch  # noqa: F401 - imported for its facts
+    if request["experiment"]:
+        # Module-level prints of the experiment must not be mistaken for the answer.
+        with contextlib.redirect_stdout(io.StringIO()):
+            out.update(_resolve_config(Path(request["experiment"]), request))
+    from reprokit import hardware
+
+    out["environment"] = environment.capture()
+    out["hardware"] = hardware.capture()
+    out["torch"] = environment.torch_facts()
+    print(_PROBE_MARKER + json.dumps(out, default=str), flush=True)
+
+
+def _resolve_config(path: Path, request: Mapping[str, Any]) -> dict[str, str]:
+    try:
+        from reprokit import configio, experiment, launch
+        from reprokit.settings import load_settings
+
+        settings = load_settings()
+        module = experiment.import_experiment(path, settings)
+        config, _, _ = launch._resolve_config(
+            module, path, seed=request["seed"], smoke=request["smoke"], config_file=None
+        )
+        return {"config": configio.dumps(config)}
+    except Exception as e:
+        return {"config_error": f"{type(e).__name__}: {e}"}
