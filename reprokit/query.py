@@ -25,7 +25,17 @@ from reprokit.settings import Settings
 
 BASE_COLUMNS = ("id", "experiment", "status", "git", "started", "duration")
 # Columns computed for display (the rest are fields of reprokit.where.flat_row).
-CELL_NAMES = ("id", "experiment", "status", "git", "started", "duration", "seed", "note")
+CELL_NAMES = (
+    "id",
+    "experiment",
+    "status",
+    "git",
+    "started",
+    "duration",
+    "seed",
+    "note",
+    "replay",
+)
 STATUSES = ("completed", "failed", "interrupted", "crashed", "running")
 
 
@@ -191,6 +201,7 @@ def cells(
         "duration": format_duration(row.duration_s),
         "seed": format_value(row.seed),
         "note": row.note or "",
+        "replay": format_replay(row),
     }
     out = []
     for column in columns:
@@ -207,6 +218,17 @@ def cells(
         key = resolve_key(column, flat)
         out.append(format_value(None if key is None else flat[key]))
     return out
+
+
+def format_replay(row: RunRow) -> str:
+    """``run_3 match`` for a verified replay of run_3, ``run_3`` unverified, ``-`` otherwise."""
+    if not row.replay_of:
+        return "-"
+    replay = row.record.get("replay")
+    checked = replay.get("verify") if isinstance(replay, dict) else None
+    if isinstance(checked, dict) and checked.get("verdict"):
+        return f"{row.replay_of} {checked['verdict']}"
+    return row.replay_of
 
 
 def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> str:
@@ -327,9 +349,11 @@ def runs_command(
             check_fields([c for c in chosen if c not in CELL_NAMES], flats)
         body = [cells(r, chosen, settings, f) for r, f in zip(rows, flats, strict=True)]
     else:
-        chosen = [*BASE_COLUMNS, *metric_names(rows)]
+        # A "replay" column (original and verdict) only when some listed run is a replay.
+        base = [*BASE_COLUMNS, "replay"] if any(r.replay_of for r in rows) else list(BASE_COLUMNS)
+        chosen = [*base, *metric_names(rows)]
         # By construction these are metrics: the `metric.` key skips the config lookup.
-        keys = [*BASE_COLUMNS, *(f"metric.{m}" for m in metric_names(rows))]
+        keys = [*base, *(f"metric.{m}" for m in metric_names(rows))]
         body = [cells(r, keys, settings) for r in rows]
     if fmt == "csv":
         out = io.StringIO()
@@ -340,7 +364,9 @@ def runs_command(
         print(f"no runs in {settings.outputs}", file=sys.stderr)
         return EXIT_OK
     numeric = {
-        i for i, c in enumerate(chosen) if c == "duration" or c not in (*BASE_COLUMNS, "note")
+        i
+        for i, c in enumerate(chosen)
+        if c == "duration" or c not in (*BASE_COLUMNS, "note", "replay")
     }
     sys.stdout.write(render_table(chosen, body, numeric))
     return EXIT_OK

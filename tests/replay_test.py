@@ -278,6 +278,14 @@ def test_replay_of_a_replay_points_at_the_root(
     # The ignored data/ folder was linked into the worktree, then unlinked: still here.
     assert "linked ignored data into the worktree" in err
     assert (repo / "data" / "scale.txt").read_text() == "2.0\n"
+    # The runs table shows which run each replay reproduced, and the verdict.
+    assert main(["runs", "--columns", "id,replay"]) == 0
+    assert capfd.readouterr().out.splitlines() == [
+        "id     replay",
+        "run_3  run_1 match",
+        "run_2  run_1 match",
+        "run_1  -",
+    ]
 
 
 def test_snapshot_ref_deleted_rebuilds_from_the_patch(
