@@ -41,8 +41,10 @@ def _now_iso() -> str:
 
 
 def _shown(path: Path) -> str:
+    """Relative to the working directory when inside it, else absolute (a replay runs in a
+    temporary worktree: ``../../home/me/proj/outputs/run_9`` would help nobody)."""
     try:
-        return os.path.relpath(path)
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

@@ -20,19 +20,24 @@ fi
 
 family=experiments/digits/mlp
 seeds=(0 1 2)
-# The deepest experiment of the family, and the chain from the base down to it.
-mapfile -t chain < <(python - "$family" <<'PY'
+# Every experiment of the family in id order, and the chain from the base to the deepest.
+mapfile -t listing < <(python - "$family" <<'PY'
 import sys
 from pathlib import Path
 from reprokit.experiment import family_members, lineage
 members = family_members(Path(sys.argv[1]))
 deepest = max(members, key=lambda m: (len(lineage(m.path)), m.parsed.id))
+for m in members:
+    print("all", m.path.relative_to(Path.cwd()))
 for link in lineage(deepest.path):
-    print(link.path.relative_to(Path.cwd()))
+    print("chain", link.path.relative_to(Path.cwd()))
 PY
 )
+experiments=() chain=()
+for line in "${listing[@]}"; do
+  case "$line" in all\ *) experiments+=("${line#all }");; chain\ *) chain+=("${line#chain }");; esac
+done
 deepest="${chain[-1]}"
-experiments=("$family"/[a-z]*_[0-9]*_[0-9]*.py)
 if [ "${1:-}" = "--quick" ]; then experiments=("${chain[@]}"); seeds=(0 1); fi
 
 echo "== reprokit check $family"
@@ -44,9 +49,9 @@ for exp in "${experiments[@]}"; do
   done
 done
 
-first=$(reprokit runs --format json | python -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
-echo "== reprokit replay $first --verify"
-reprokit replay "$first" --verify
+last=$(reprokit runs --limit 1 --format json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+echo "== reprokit replay $last --verify"
+reprokit replay "$last" --verify
 
 echo "== reprokit blame val_acc $deepest"
 reprokit blame val_acc "$deepest"
@@ -54,3 +59,7 @@ echo "== reprokit lineage $family --metric val_acc"
 reprokit lineage "$family" --metric val_acc
 echo "== reprokit runs"
 reprokit runs
+if python -c "import matplotlib" 2>/dev/null; then
+  echo "== reprokit plot val_acc ${chain[*]} -o outputs/val_acc.png"
+  reprokit plot val_acc "${chain[@]}" -o outputs/val_acc.png
+fi
