@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,7 @@ def format_started(value: str | None) -> str:
     if not value:
         return "-"
     try:
-        when = datetime.fromisoformat(value).astimezone(timezone.utc)
+        when = datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         return value
     return when.strftime("%Y-%m-%d %H:%M")
