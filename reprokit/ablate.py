@@ -21,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reprokit import stats
-from reprokit.blame import Ablation, Change, Step, load_chain_records, metric_value
+from reprokit import configio, stats
+from reprokit.blame import Ablation, Change, Step
+from reprokit.blame_targets import load_chain_records
 from reprokit.errors import ReprokitError
+from reprokit.evidence import metric_value
 from reprokit.settings import Settings
-from reprokit.where import flatten_data
 
 
 def variant_config(
@@ -37,7 +38,7 @@ def variant_config(
     node = data
     for key in parents:
         node = node.setdefault(key, {})
-    if change.path in flatten_data(child):
+    if change.path in configio.flatten(child):
         node[leaf] = copy.deepcopy(change.new)
     else:
         node.pop(leaf, None)

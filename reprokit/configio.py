@@ -37,6 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, TypeVar
 
+from reprokit import _configyaml
 from reprokit._configdecode import decode
 from reprokit._configencode import encode
 from reprokit._typeinfo import ConfigError, Kind, field_specs, info, type_name
@@ -105,6 +106,11 @@ def dumps(config: Any, fmt: Format = "yaml") -> str:
         return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt != "yaml":
         raise ConfigError("", f"unknown config format {fmt!r}", hint="use 'yaml' or 'json'")
+    data = to_data(config)
+    # Plain configs get the same bytes without importing yaml (~9 ms of every launch).
+    fast = _configyaml.dump(data)
+    if fast is not None:
+        return fast
     import yaml
 
     # The pure-Python SafeDumper, not libyaml's CSafeDumper: the two differ on some text
@@ -112,7 +118,7 @@ def dumps(config: Any, fmt: Format = "yaml") -> str:
     # must read the same bytes on every machine. It costs ~0.9 ms against ~0.2 ms for a
     # 15-field config. Loading uses CSafeLoader where available: both read the same data.
     text: str = yaml.dump(
-        to_data(config),
+        data,
         Dumper=_yaml_dumper(),
         sort_keys=False,
         default_flow_style=False,

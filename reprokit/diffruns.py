@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reprokit.settings import Settings
+from reprokit.stats import as_float
 from reprokit.where import read_record
 
 
@@ -25,7 +26,7 @@ def metric_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> lis
     rows = []
     for name in [*a, *(k for k in b if k not in a)]:
         va, vb = a.get(name), b.get(name)
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
+        numeric = as_float(va) is not None and as_float(vb) is not None
         rows.append({"name": name, "a": va, "b": vb, "delta": vb - va if numeric else None})  # type: ignore[operator]
     return rows
 
@@ -68,18 +69,15 @@ def compare_runs(
 
 
 def _commits(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> list[str]:
+    from reprokit.codestates import commits_between
     from reprokit.errors import ReprokitError
-    from reprokit.gitcmd import run_git
 
     if not ga.get("sha") or not gb.get("sha") or ga["sha"] == gb["sha"]:
         return []
     try:
-        out = run_git(
-            "log", "--oneline", "--no-decorate", f"{ga['sha']}..{gb['sha']}", cwd=settings.root
-        )
+        return commits_between(ga["sha"], gb["sha"], settings.root)
     except ReprokitError:
         return []
-    return out.decode("utf-8", "replace").splitlines()
 
 
 def _code(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> dict[str, str]:

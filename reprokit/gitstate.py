@@ -19,25 +19,41 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from reprokit.gitcmd import locate, run_git
-from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
+
+if TYPE_CHECKING:
+    from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
 
 __all__ = [
     "SNAPSHOT_IDENTITY",
+    "PendingCapture",
     "capture",
     "materialize",
     "redact_url",
     "remove_worktree",
     "snapshot_diff",
     "snapshot_ref",
+    "start_capture",
 ]
+
+_RESTORE_NAMES = frozenset({"materialize", "remove_worktree", "snapshot_diff"})
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported restore functions, imported on first use: launch never needs them."""
+    if name in _RESTORE_NAMES:
+        from reprokit import gitrestore
+
+        return getattr(gitrestore, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A fixed identity, so snapshots work on machines with no git user configured and never
 # leak the user's name/email into refs that may be pushed.
@@ -206,6 +222,13 @@ def _remotes(top: Path) -> dict[str, str]:
     return remotes
 
 
+def _remotes_and_pushed(top: Path) -> tuple[dict[str, str], bool | None]:
+    """The remotes, and whether HEAD is pushed: only asked when there is a remote (the
+    record says null otherwise), which saves a git process where there is none."""
+    remotes = _remotes(top)
+    return remotes, _pushed(top) if remotes else None
+
+
 def _pushed(top: Path) -> bool:
     """Whether HEAD is in some remote-tracking branch (False when unborn: git errors)."""
     out = run_git(
@@ -243,13 +266,17 @@ def _split_untracked(
             keep.append(name)
             continue
         skipped.append({"path": name, "size": st.st_size, "sha256": _sha256(path)})
+    return keep, skipped
+
+
+def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
+    for item in skipped:
         print(
-            f"reprokit: warning: untracked file {name} ({st.st_size:,} bytes) is larger than "
-            f"the untracked size cap ({cap:,} bytes) and is NOT in the run's snapshot; "
-            "its size and sha256 are recorded. Commit it, ignore it, or raise the cap.",
+            f"reprokit: warning: untracked file {item['path']} ({item['size']:,} bytes) is "
+            f"larger than the untracked size cap ({cap:,} bytes) and is NOT in the run's "
+            "snapshot; its size and sha256 are recorded. Commit it, ignore it, or raise the cap.",
             file=sys.stderr,
         )
-    return keep, skipped
 
 
 def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
@@ -272,19 +299,35 @@ def _locate(cwd: Path) -> tuple[Path, Path] | None:
     return Path(lines[0]), Path(cwd, lines[1])
 
 
-def _snapshot(
-    top: Path,
-    real_index: Path,
-    temp_index: Path,
-    status_job: _Job[bytes],
-    run_id: str,
-    label: str | None,
-    cap: int,
-    patch_path: Path,
-) -> tuple[_Status, list[dict[str, Any]], str, list[dict[str, str]]]:
-    """Build the snapshot commit in a temporary index; write the patch.
+def _exclude_pathspecs(top: Path, cwd: Path, exclude: Sequence[Path]) -> list[str]:
+    """``git status`` pathspecs leaving out the ``exclude`` folders that lie in ``top``.
 
-    Returns (status, skipped untracked files, snapshot commit, submodules).
+    Only status needs them: the snapshot adds exactly the paths status names.
+    """
+    specs: list[str] = []
+    real_top = os.path.realpath(top)
+    for folder in exclude:
+        rel = os.path.relpath(os.path.realpath(Path(cwd, folder)), real_top)
+        if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            continue  # outside the working tree (or all of it): nothing to leave out
+        # literal: a folder named `o[1]` is not a glob; status runs at the top level.
+        specs.append(f":(exclude,literal){Path(rel).as_posix()}")
+    return ["--", *specs] if specs else []
+
+
+class _Tree(NamedTuple):
+    status: _Status
+    skipped: list[dict[str, Any]]
+    tree: str
+    env: dict[str, str]
+
+
+def _build_tree(
+    top: Path, real_index: Path, temp_index: Path, status_job: _Job[bytes], cap: int
+) -> _Tree:
+    """The working state as a tree object, through a temporary copy of the index.
+
+    Writes only objects (no ref, no commit), so it runs before the run id is known.
     """
     if real_index.exists():
         # copy2 keeps the mtime, so git's racy-clean detection still holds, and the copied
@@ -299,21 +342,110 @@ def _snapshot(
         paths = b"\0".join(os.fsencode(p) for p in [*status.changed_on_disk, *to_add])
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
     tree = _decode(run_git("write-tree", cwd=top, env=env)).strip()
+    return _Tree(status, skipped, tree, env)
+
+
+def _commit(
+    top: Path, built: _Tree, run_id: str, label: str | None, patch_path: Path
+) -> tuple[str, list[dict[str, str]]]:
+    """The snapshot commit and its ref; the patch. Returns (commit, submodules)."""
+    status = built.status
     subs_job = None
     if (
         status.has_submodule_entries
         or (top / ".gitmodules").exists()
         or any(p.endswith("/") for p in status.untracked)
     ):
-        subs_job = _Job(_gitlinks, top, env)
+        subs_job = _Job(_gitlinks, top, built.env)
     message = f"reprokit snapshot {run_id}" + (f" of {label}" if label else "")
     parents = ("-p", status.sha) if status.sha else ()
-    commit_args = ("commit-tree", "--no-gpg-sign", tree, *parents, "-m", message)
+    commit_args = ("commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message)
     commit = _decode(run_git(*commit_args, cwd=top, env=SNAPSHOT_IDENTITY)).strip()
     ref_job = _Job(run_git, "update-ref", "-m", message, snapshot_ref(run_id), commit, cwd=top)
-    patch_path.write_bytes(run_git(*_PATCH_ARGS, commit, cwd=top))
+    try:
+        patch_path.write_bytes(run_git(*_PATCH_ARGS, commit, cwd=top))
+    finally:
+        ref_job.wait()
     ref_job.result()
-    return status, skipped, commit, subs_job.result() if subs_job is not None else []
+    return commit, subs_job.result() if subs_job is not None else []
+
+
+class PendingCapture:
+    """The first half of :func:`capture`, started before the run id is known.
+
+    Launch starts it before the pre-launch checks, so ``git status``, the remotes and
+    "pushed" look-ups and the snapshot's tree (a temporary index: it writes objects, never
+    a ref or the user's index) are built while Python imports the rest. Only
+    :meth:`finish` makes the commit and the ref. Call :meth:`finish` or :meth:`cancel`
+    exactly once.
+    """
+
+    def __init__(
+        self, top: Path, real_index: Path, status_args: Sequence[str], untracked_size_cap: int
+    ) -> None:
+        self.top = top
+        self._cap = untracked_size_cap
+        self._tmp = tempfile.TemporaryDirectory(prefix="reprokit-index-")
+        self._status = _Job(run_git, *status_args, cwd=top)
+        self._remotes = _Job(_remotes_and_pushed, top)
+        self._tree = _Job(
+            _build_tree, top, real_index, Path(self._tmp.name, "index"), self._status,
+            untracked_size_cap,
+        )  # fmt: skip
+
+    def cancel(self) -> None:
+        """Wait for the git processes (never leave them running) and remove the temp index."""
+        try:
+            for job in (self._tree, self._status, self._remotes):
+                job.wait()
+        finally:
+            self._tmp.cleanup()
+
+    def finish(self, run_id: str, *, patch_path: Path, label: str | None = None) -> dict[str, Any]:
+        """Write the snapshot commit and ref and the patch; the ``git`` object of run.json."""
+        top = self.top
+        try:
+            built = self._tree.result()
+            _warn_skipped(built.skipped, self._cap)
+            commit, submodules = _commit(top, built, run_id, label, patch_path)
+        finally:
+            # Never leave git processes running behind a failed capture.
+            self.cancel()
+        status = built.status
+        remotes, pushed = self._remotes.result()
+        return {
+            "sha": status.sha,
+            "branch": status.branch,
+            "detached": status.branch is None,
+            "remotes": remotes,
+            "dirty": bool(status.modified or status.staged or status.deleted or status.untracked),
+            "modified": status.modified,
+            "staged": status.staged,
+            "deleted": status.deleted,
+            "untracked": status.untracked,
+            "renamed": status.renamed,
+            "pushed": pushed if remotes and status.sha else None,
+            "snapshot": commit,
+            "snapshot_ref": snapshot_ref(run_id),
+            "patch_file": patch_path.name,
+            "skipped_untracked": built.skipped,
+            "submodules": submodules,
+        }
+
+
+def start_capture(
+    cwd: Path, *, untracked_size_cap: int, exclude: Sequence[Path] = ()
+) -> PendingCapture | None:
+    """Locate the working tree and start the git work that needs no run id; None outside git.
+
+    See :func:`capture` for the arguments and for what :meth:`PendingCapture.finish` records.
+    """
+    located = _locate(cwd)
+    if located is None:
+        return None
+    top, real_index = located
+    status_args = (*_STATUS_ARGS, *_exclude_pathspecs(top, cwd, exclude))
+    return PendingCapture(top, real_index, status_args, untracked_size_cap)
 
 
 def capture(
@@ -323,6 +455,7 @@ def capture(
     untracked_size_cap: int,
     patch_path: Path,
     label: str | None = None,
+    exclude: Sequence[Path] = (),
 ) -> dict[str, Any] | None:
     """Record the git state at ``cwd`` and snapshot the working tree; None outside git.
 
@@ -339,41 +472,12 @@ def capture(
     ``skipped_untracked``. Submodules are recorded by path and commit (the gitlink, which
     follows the submodule's checked-out HEAD); their own uncommitted changes are NOT
     snapshotted.
+
+    ``exclude`` names folders (absolute, or relative to ``cwd``) whose files are neither
+    listed nor snapshotted even when ``.gitignore`` does not ignore them: launch passes
+    the outputs folder, so a run never records every earlier run's files as untracked.
     """
-    located = _locate(cwd)
-    if located is None:
+    pending = start_capture(cwd, untracked_size_cap=untracked_size_cap, exclude=exclude)
+    if pending is None:
         return None
-    top, real_index = located
-    status_job = _Job(run_git, *_STATUS_ARGS, cwd=top)
-    remotes_job = _Job(_remotes, top)
-    pushed_job = _Job(_pushed, top)
-    try:
-        with tempfile.TemporaryDirectory(prefix="reprokit-index-") as tmp:
-            status, skipped, commit, submodules = _snapshot(
-                top, real_index, Path(tmp, "index"), status_job, run_id, label,
-                untracked_size_cap, patch_path,
-            )  # fmt: skip
-    finally:
-        # Never leave git processes running behind a failed capture.
-        for job in (status_job, remotes_job, pushed_job):
-            job.wait()
-    remotes = remotes_job.result()
-    pushed = pushed_job.result()
-    return {
-        "sha": status.sha,
-        "branch": status.branch,
-        "detached": status.branch is None,
-        "remotes": remotes,
-        "dirty": bool(status.modified or status.staged or status.deleted or status.untracked),
-        "modified": status.modified,
-        "staged": status.staged,
-        "deleted": status.deleted,
-        "untracked": status.untracked,
-        "renamed": status.renamed,
-        "pushed": pushed if remotes and status.sha else None,
-        "snapshot": commit,
-        "snapshot_ref": snapshot_ref(run_id),
-        "patch_file": patch_path.name,
-        "skipped_untracked": skipped,
-        "submodules": submodules,
-    }
+    return pending.finish(run_id, patch_path=patch_path, label=label)

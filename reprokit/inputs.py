@@ -179,6 +179,4 @@ def _when(mtime: Any) -> str:
 
     if not isinstance(mtime, (int, float)):
         return str(mtime)
-    return datetime.datetime.fromtimestamp(mtime, datetime.UTC).isoformat(
-        timespec="seconds"
-    )
+    return datetime.datetime.fromtimestamp(mtime, datetime.UTC).isoformat(timespec="seconds")

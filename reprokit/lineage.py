@@ -9,14 +9,16 @@ from typing import Any
 
 from reprokit import experiment as exp_mod, stats
 from reprokit.errors import ReprokitError
+from reprokit.paths import rel_path
 from reprokit.settings import Settings
+from reprokit.tables import format_mean, plural
 
 
 def families(settings: Settings, family: Path | None) -> list[Path]:
     """The family folders to show: the one given (or a file's folder), else every folder
     under ``settings.experiments`` holding experiment files."""
     if family is not None:
-        from reprokit.blame import user_path
+        from reprokit.paths import user_path
 
         folder = user_path(family, settings)
         if folder.is_file():
@@ -31,13 +33,6 @@ def families(settings: Settings, family: Path | None) -> list[Path]:
     return sorted(f for f in folders if exp_mod.family_members(f))
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def render_family(
     folder: Path,
     settings: Settings,
@@ -45,7 +40,7 @@ def render_family(
     metric: str | None,
 ) -> str:
     """One family as an indented tree (``├─``/``└─``), children under their parent by id."""
-    from reprokit.blame import is_plain_run, metric_value
+    from reprokit.evidence import is_plain_run, metric_value
 
     members = exp_mod.family_members(folder)
     ids = {m.parsed.id for m in members}
@@ -55,17 +50,17 @@ def render_family(
         children.setdefault(parent, []).append(m)
 
     def label(m: exp_mod.ExperimentFile) -> str:
-        recs = [r for r in runs.get(_rel(m.path, settings.root), []) if is_plain_run(r)]
-        text = f"{m.path.name}  {len(recs)} run{'' if len(recs) == 1 else 's'}"
+        recs = [r for r in runs.get(rel_path(m.path, settings.root), []) if is_plain_run(r)]
+        text = f"{m.path.name}  {plural(len(recs), 'run')}"
         if not m.parsed.is_base and m.parsed.parent not in ids:
             text += f"  (parent {m.parsed.parent_str} missing)"
         if metric is not None:
             s = stats.summarize([v for r in recs if (v := metric_value(r, metric)) is not None])
             if s.mean is not None:
-                text += f"  {metric} {s.mean:.4g}" + ("" if s.std is None else f" ± {s.std:.2g}")
+                text += f"  {metric} {format_mean(s.mean, s.std)}"
         return text
 
-    lines = [_rel(folder, settings.root)]
+    lines = [rel_path(folder, settings.root)]
 
     def walk(parent: int | None, prefix: str) -> None:
         kids = children.get(parent, [])

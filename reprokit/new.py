@@ -34,6 +34,7 @@ from typing import Any
 from reprokit import experiment, naming
 from reprokit._newsource import Assignment, family_base_source, render_derived, render_value
 from reprokit.errors import ReprokitError
+from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
 
@@ -65,7 +66,7 @@ def new_command(
                 "--set needs a parent experiment; a new family starts from a template"
             )
         path = new_family(family, name, settings=settings)
-        print(f"wrote {_rel(path, settings)} (base of a new family)")
+        print(f"wrote {rel_path(path, settings.root)} (base of a new family)")
         return 0
     if parent is None:
         raise ReprokitError(
@@ -73,7 +74,7 @@ def new_command(
             hint="reprokit new experiments/<task>/<family>/<parent>.py NAME [--set PATH=VALUE ...]",
         )
     created = new_experiment(parent, name, sets, settings=settings)
-    print(f"wrote {_rel(created.path, settings)} (parent: {Path(parent).name})")
+    print(f"wrote {rel_path(created.path, settings.root)} (parent: {Path(parent).name})")
     for a in created.assignments:
         print(f"  {a.path}: {_show(a.old)} -> {_show(a.value)}")
     return 0
@@ -162,12 +163,12 @@ def new_family(family: Path, name: str, *, settings: Settings) -> Path:
     except ValueError:
         raise ReprokitError(
             f"{family}: outside the project root {settings.root}",
-            hint=f"create families under {_rel(settings.experiments, settings)}/",
+            hint=f"create families under {rel_path(settings.experiments, settings.root)}/",
         ) from None
     if not folder.is_relative_to(settings.experiments) or folder == settings.experiments:
         raise ReprokitError(
-            f"{family}: a family folder must be inside {_rel(settings.experiments, settings)}/",
-            hint=f"e.g. {_rel(settings.experiments, settings)}/<task>/<family>",
+            f"{family}: a family folder must be inside {rel_path(settings.experiments, settings.root)}/",
+            hint=f"e.g. {rel_path(settings.experiments, settings.root)}/<task>/<family>",
         )
     for part in rel.parts:
         if not naming.IDENTIFIER_RE.match(part):
@@ -192,13 +193,6 @@ def new_family(family: Path, name: str, *, settings: Settings) -> Path:
     path = folder / naming.format_name(name, naming.BASE_ID, naming.BASE_ID)
     path.write_text(family_base_source(name, settings.entry), encoding="utf-8")
     return path
-
-
-def _rel(path: Path, settings: Settings) -> str:
-    try:
-        return path.relative_to(settings.root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _show(value: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from reprokit.errors import ReprokitError
 from reprokit.settings import Settings
+from reprokit.stats import as_float
 
 FIGSIZE = (8.0, 5.0)
 DPI = 100
@@ -20,20 +21,16 @@ DPI = 100
 def series(rows: Sequence[Mapping[str, Any]], metric: str) -> dict[float, float]:
     """``step -> value`` of one run; rows without a step count from 0 in logging order."""
     out: dict[float, float] = {}
-    for i, row in enumerate(r for r in rows if _number(r.get(metric))):
-        step: Any = row.get("step")
-        out[float(step) if _number(step) else float(i)] = float(row[metric])
+    for i, row in enumerate(r for r in rows if as_float(r.get(metric)) is not None):
+        step = as_float(row.get("step"))
+        out[float(i) if step is None else step] = float(row[metric])
     return out
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def collect(targets: Sequence[str], settings: Settings) -> list[tuple[str, list[Path]]]:
     """(label, run folders) per experiment, in lineage order: family, then experiment id."""
     from reprokit import experiment as exp_mod, naming
-    from reprokit.blame import user_path
+    from reprokit.paths import rel_path, user_path
     from reprokit.query import load_runs
     from reprokit.store import resolve_run
     from reprokit.where import read_record
@@ -45,7 +42,7 @@ def collect(targets: Sequence[str], settings: Settings) -> list[tuple[str, list[
             exp = exp_mod.describe(user_path(target, settings))
             if exp is None or not exp.path.is_file():
                 raise ReprokitError(f"{target}: not an experiment file")
-            wanted_exps.append(exp.path.relative_to(settings.root.resolve()).as_posix())
+            wanted_exps.append(rel_path(exp.path, settings.root))
         else:
             run_dir = resolve_run(target, settings)
             path = (read_record(run_dir).get("experiment") or {}).get("path") or "?"
@@ -80,6 +77,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
             hint="pip install 'reprokit[plot]'",
         ) from e
     from reprokit.store import read_metrics
+    from reprokit.tables import plural
 
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -92,7 +90,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         per_step = [[s[step] for s in runs if step in s] for step in steps]
         mean = [sum(v) / len(v) for v in per_step]
         color = colors[i % len(colors)]
-        label = f"{Path(path).stem} ({len(runs)} run{'' if len(runs) == 1 else 's'})"
+        label = f"{Path(path).stem} ({plural(len(runs), 'run')})"
         ax.plot(steps, mean, color=color, label=label)
         if len(runs) > 1:
             ax.fill_between(

@@ -1,7 +1,7 @@
 """``reprokit runs``: a table of runs (newest first), backed by the index.
 
-:func:`load_runs` gives one :class:`RunRow` per run; :func:`render_table` turns rows into
-text. Filtering (``--where``) and sorting reuse :mod:`reprokit.where` on
+:func:`load_runs` gives one :class:`RunRow` per run; :func:`reprokit.tables.render_table`
+turns rows into text. Filtering (``--where``) and sorting reuse :mod:`reprokit.where` on
 :meth:`RunRow.as_record`.
 """
 
@@ -14,7 +14,6 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from reprokit import index, store
 from reprokit.errors import EXIT_OK, ReprokitError
 from reprokit.settings import Settings
+from reprokit.tables import format_duration, format_started, format_value, render_table
 
 BASE_COLUMNS = ("id", "experiment", "status", "git", "started", "duration")
 # Columns computed for display (the rest are fields of reprokit.where.flat_row).
@@ -126,44 +126,10 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
     return result
 
 
-def format_duration(seconds: float | None) -> str:
-    """``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def format_started(value: str | None) -> str:
-    """UTC ``2026-11-25 20:01`` (UTC so tables read the same on every machine)."""
-    if not value:
-        return "-"
-    try:
-        when = datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
-        return value
-    return when.strftime("%Y-%m-%d %H:%M")
-
-
 def format_git(row: RunRow) -> str:
     if row.git_sha is None:
         return "-"
     return row.git_sha[:8] + ("*" if row.git_dirty else "")
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def short_experiment(row: RunRow, settings: Settings) -> str:
@@ -229,22 +195,6 @@ def format_replay(row: RunRow) -> str:
     if isinstance(checked, dict) and checked.get("verdict"):
         return f"{row.replay_of} {checked['verdict']}"
     return row.replay_of
-
-
-def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """Columns separated by two spaces; numeric columns right-aligned."""
-    widths = [len(h) for h in header]
-    for line in body:
-        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
-
-    def fmt(line: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if i in numeric else c.ljust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([fmt(header), *(fmt(line) for line in body)]) + "\n"
 
 
 def row_json(row: RunRow) -> dict[str, Any]:

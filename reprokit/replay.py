@@ -49,6 +49,7 @@ from reprokit.errors import (
     ReprokitError,
 )
 from reprokit.gitstate import materialize, remove_worktree
+from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
 
@@ -269,7 +270,7 @@ def _run(
         _say(f"warning: {change.describe()}")
 
     replay_info = {
-        "source_path": _relative(original.dir, settings.root),
+        "source_path": rel_path(original.dir, settings.root),
         "rebuild": rebuild,
         "smoke": smoke,
         "verify": None,
@@ -318,13 +319,6 @@ def _run(
     verification.store_verdict(replay_dir, result)
     _say(verification.summary_line(result))
     return EXIT_OK if result.ok else EXIT_MISMATCH
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> None:

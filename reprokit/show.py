@@ -8,33 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from reprokit import store
-from reprokit.errors import EXIT_OK, ReprokitError
-from reprokit.query import format_duration, format_started, format_value
+from reprokit.errors import EXIT_OK
 from reprokit.settings import Settings
-
-
-def load_config_data(run_dir: Path) -> Any:
-    """config.yaml as plain data (safe loader); None when the run has none."""
-    path = run_dir / store.CONFIG_FILE
-    if not path.is_file():
-        return None
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ReprokitError(f"{path}: not valid YAML: {e}") from e
+from reprokit.tables import format_duration, format_started, format_value
 
 
 def full_record(run_dir: Path) -> dict[str, Any]:
-    """run.json plus ``config``, ``summary`` and ``dir``; ``status`` is the effective one
-    (``crashed`` for a dead ``running`` run), the stored one kept as ``recorded_status``."""
-    record = store.read_record(run_dir)
+    """run.json plus ``config``, ``summary`` and ``dir`` (:func:`reprokit.where.read_record`);
+    ``status`` is the effective one (``crashed`` for a dead ``running`` run), the stored one
+    kept as ``recorded_status``."""
+    from reprokit.where import read_record
+
+    record = read_record(run_dir)
     record["recorded_status"] = record["status"]
     record["status"] = store.effective_status(record)
-    record["config"] = load_config_data(run_dir)
-    record["summary"] = store.read_summary(run_dir)
-    record["dir"] = str(run_dir)
     return record
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from reprokit import experiment
 from reprokit.errors import EXIT_FAILURE, EXIT_OK, ReprokitError
+from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
 # Lines of a failing run's output shown under its FAIL line.
@@ -155,10 +156,7 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 def format_result(result: SmokeResult, settings: Settings, timeout: float) -> str:
     """``PASS  path  (1.2 s)``, and for a failure the last lines of its output, indented."""
-    try:
-        shown = result.path.relative_to(settings.root).as_posix()
-    except ValueError:
-        shown = str(result.path)
+    shown = rel_path(result.path, settings.root)
     lines = [f"{result.status:<7} {shown}  ({result.duration_s:.1f} s)"]
     if result.status == "TIMEOUT":
         lines.append(

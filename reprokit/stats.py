@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Substrings of metric names whose direction is obvious; checked lower-first so that
 # `val_loss` (contains "loss") is lower even though nothing else matches.
@@ -21,6 +22,13 @@ class Summary:
     n: int
     mean: float | None
     std: float | None
+
+
+def as_float(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (a bool is not), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def summarize(values: Sequence[float]) -> Summary:

@@ -15,6 +15,8 @@ from pathlib import Path
 # How long to wait for the readers at the end: a child process that outlives the run and
 # still holds the pipe open must not hang the launch.
 _JOIN_TIMEOUT_S = 5.0
+# A line longer than this (no newline yet) goes to the log in pieces.
+_MAX_PARTIAL = 65536
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -54,6 +56,10 @@ class Tee:
 
     def _pump(self, read_end: int, original: int) -> None:
         show = True
+        # The log gets whole lines, so stdout and stderr interleave line by line there: an
+        # unbuffered print() is two writes ("text", "\n"), and the other stream's reader
+        # could otherwise slip its output in between (seen with PYTHONUNBUFFERED=1).
+        partial = b""
         try:
             while True:
                 data = os.read(read_end, 65536)
@@ -64,11 +70,23 @@ class Tee:
                         _write_all(original, data)
                     except OSError:
                         show = False  # the terminal/pipe went away; keep logging
-                with self._lock:
-                    if self._log is not None:
-                        _write_all(self._log, data)
+                partial += data
+                # "\r" ends a progress-bar line; a huge line without either goes as it is.
+                cut = max(partial.rfind(b"\n"), partial.rfind(b"\r")) + 1
+                if not cut and len(partial) >= _MAX_PARTIAL:
+                    cut = len(partial)
+                if cut:
+                    self._log_bytes(partial[:cut])
+                    partial = partial[cut:]
         finally:
+            if partial:
+                self._log_bytes(partial)
             os.close(read_end)
+
+    def _log_bytes(self, data: bytes) -> None:
+        with self._lock:
+            if self._log is not None:
+                _write_all(self._log, data)
 
     def stop(self) -> None:
         """Restore the original streams and wait for everything written to reach the log."""

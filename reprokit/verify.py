@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit import store
+from reprokit.stats import as_float
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Row:
 
     @property
     def abs_diff(self) -> float | None:
-        a, b = _number(self.replay), _number(self.original)
+        a, b = as_float(self.replay), as_float(self.original)
         if a is None or b is None or math.isnan(a) or math.isnan(b):
             return None
         if a == b:  # equal infinities: inf - inf would be nan
@@ -41,7 +42,7 @@ class Row:
 
     @property
     def rel_diff(self) -> float | None:
-        d, b = self.abs_diff, _number(self.original)
+        d, b = self.abs_diff, as_float(self.original)
         if d is None or b is None:
             return None
         if d == 0.0:
@@ -82,15 +83,9 @@ class Verification:
         }
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
 def values_match(original: Any, replay: Any, *, rtol: float, atol: float) -> bool:
     """Whether two logged values agree under the tolerance (non-numbers: equality)."""
-    a, b = _number(replay), _number(original)
+    a, b = as_float(replay), as_float(original)
     if a is None or b is None:
         return bool(original == replay) and type(original) is type(replay)
     if math.isnan(a) or math.isnan(b):

@@ -116,21 +116,6 @@ def resolve_key(field: str, row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def flatten_data(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted paths to scalar leaves of nested plain data (lists stay whole)."""
-    out: dict[str, Any] = {}
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, Mapping) and value:
-                out.update(flatten_data(value, path))
-            else:
-                out[path] = value
-    elif prefix:
-        out[prefix] = data
-    return out
-
-
 def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """One run record as a flat row: identity, status, git, ``config.*`` and ``metric.*``."""
     exp = record.get("experiment") or {}
@@ -149,7 +134,11 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "git.sha": git.get("sha"),
         "git.dirty": git.get("dirty"),
     }
-    row.update({f"config.{k}": v for k, v in flatten_data(record.get("config") or {}).items()})
+    from reprokit.configio import flatten
+
+    config = record.get("config")
+    if isinstance(config, Mapping):
+        row.update({f"config.{k}": v for k, v in flatten(config).items()})
     summary = record.get("summary") or {}
     row.update({f"metric.{k}": v for k, v in summary.items() if not isinstance(v, (dict, list))})
     return row

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from where_test import write_run
+from _helpers import launch_seeds, write_run
 
-from conftest import git, run_cli, write
+from conftest import git, write
 from reprokit import blame as blame_mod, stats
 from reprokit.cli import main
 from reprokit.settings import load_settings
@@ -60,6 +60,15 @@ def _toy_records(outputs: Path) -> None:
     )
 
 
+@pytest.fixture
+def toy(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The toy family and its deterministic records, with the repo as the current folder."""
+    _toy_files(repo)
+    _toy_records(repo / "outputs")
+    monkeypatch.chdir(repo)
+    return repo
+
+
 EXPECTED_TABLE = """\
 blame score along experiments/toy/noop_03_02.py (higher is better)
 
@@ -72,22 +81,12 @@ step     runs  score        Δ vs parent
     note: x → y"""
 
 
-def test_blame_table_exact_text(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _toy_files(repo)
-    _toy_records(repo / "outputs")
-    monkeypatch.chdir(repo)
+def test_blame_table_exact_text(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["blame", "score", f"{FAMILY}/noop_03_02.py"]) == 0
     assert capsys.readouterr().out == EXPECTED_TABLE + "\n"
 
 
-def test_blame_json_structure(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _toy_files(repo)
-    _toy_records(repo / "outputs")
-    monkeypatch.chdir(repo)
+def test_blame_json_structure(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["blame", "score", "run_7", "--json"]) == 0  # run_7 is a noop run
     steps = json.loads(capsys.readouterr().out)
     assert [s["experiment"] for s in steps] == [
@@ -334,9 +333,8 @@ def _real_family(repo: Path) -> None:
     git(repo, "commit", "-q", "-m", "toy family")
 
 
-def _launch(repo: Path, exp: str, seed: int) -> None:
-    proc = run_cli(repo, "launch", f"{FAMILY}/{exp}", "--seed", str(seed))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def _launch(repo: Path, exp: str, *seeds: int) -> None:
+    launch_seeds(repo, f"{FAMILY}/{exp}", seeds)
 
 
 @pytest.mark.slow
@@ -345,8 +343,7 @@ def test_blame_and_ablate_a_real_family(
 ) -> None:
     _real_family(repo)
     for exp in ("base_01_01.py", "both_02_01.py", "noop_03_02.py"):
-        for seed in (0, 1, 2):
-            _launch(repo, exp, seed)
+        _launch(repo, exp, 0, 1, 2)
     monkeypatch.chdir(repo)
     assert main(["blame", "score", f"{FAMILY}/noop_03_02.py", "--json"]) == 0
     base, both, noop = json.loads(capsys.readouterr().out)
@@ -394,13 +391,11 @@ def test_blame_shows_a_code_move(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _real_family(repo)
-    _launch(repo, "base_01_01.py", 0)
-    _launch(repo, "base_01_01.py", 1)
+    _launch(repo, "base_01_01.py", 0, 1)
     write(repo / FAMILY / "_helper.py", "SCALE = 2.0\n")
     git(repo, "commit", "-q", "-am", "double the scale")
     second = git(repo, "rev-parse", "--short=7", "HEAD").strip()
-    _launch(repo, "base_01_01.py", 0)
-    _launch(repo, "base_01_01.py", 1)
+    _launch(repo, "base_01_01.py", 0, 1)
     monkeypatch.chdir(repo)
     assert main(["blame", "score", f"{FAMILY}/base_01_01.py", "--json"]) == 0
     (step,) = json.loads(capsys.readouterr().out)
@@ -416,12 +411,7 @@ def test_blame_shows_a_code_move(
     assert "    (never run: config read from today's file)" in out
 
 
-def test_unknown_metric_suggests_logged_ones(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _toy_files(repo)
-    _toy_records(repo / "outputs")
-    monkeypatch.chdir(repo)
+def test_unknown_metric_suggests_logged_ones(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["blame", "scor", f"{FAMILY}/both_02_01.py"]) == 1
     assert capsys.readouterr().err == (
         "reprokit: error: no completed run along this lineage logged 'scor' in summary.json\n"

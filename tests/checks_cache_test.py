@@ -175,3 +175,32 @@ def test_deleted_files_leave_the_cache(
     tables = json.loads(cache.read_text())
     assert "experiments/toy/wide_02_01.py" not in tables["dynamic"]
     assert "experiments/toy/tall_02_01.py" in tables["dynamic"]
+
+
+def test_launch_reads_a_targets_verdict_without_the_runner(
+    repo: Path, fam: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reprokit.checks.verdict import cached_findings
+    from reprokit.settings import load_settings
+
+    marker = tmp_path / "imported.txt"
+    base, child = fam / "base_01_01.py", fam / "wide_02_01.py"
+    write(base, base_text(marker))
+    write(child, child_text(marker))
+    settings = load_settings(repo)
+    assert cached_findings(child, settings) is None  # never checked
+    check(capsys)
+    assert cached_findings(child, settings) == []
+    assert cached_findings(base, settings) == []
+    write(base, base_text(marker, lr=0.5))  # in the child's import closure
+    assert cached_findings(child, settings) is None
+    check(capsys)
+    assert cached_findings(child, settings) == []
+    write(fam / "other_03_01.py", child_text(marker))  # the family's names changed
+    assert cached_findings(child, settings) is None
+    check(capsys)
+    assert cached_findings(child, settings) == []
+    write(base, base_text(marker).replace("frozen=True", "frozen=False"))
+    assert main(["check"]) == 1
+    codes = [f["code"] for f in cached_findings(base, settings) or []]
+    assert codes == ["RK503"]

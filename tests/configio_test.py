@@ -782,3 +782,68 @@ def test_invalid_yaml_names_the_line() -> None:
     with pytest.raises(ConfigError) as e:
         configio.loads("count: 1\nname: [\n", Everything)
     assert e.value.message.startswith("invalid YAML at line 3, column 1: ")
+
+
+# -- the yaml-free writer for plain configs (reprokit._configyaml) ----------------------
+
+_PLAIN_TEXT = st.from_regex(r"\A[A-Za-z_/][A-Za-z0-9_./-]{0,12}\Z")
+_AWKWARD_TEXT = st.sampled_from(
+    ["yes", "No", "OFF", "null", "NULL", "y", "n", "~", "", "a b", "-a", "a:b", "x#y", "1",
+     "0x1", ".inf", "é", "a\nb", "x" * 100, "x" * 101, "x" * 130]
+)  # fmt: skip
+
+
+def _yaml_tree(text: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
+    tree = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)
+        ),
+        max_leaves=25,
+    )
+    return st.dictionaries(text, tree, max_size=6)
+
+
+def _pyyaml_text(data: Any) -> str:
+    text: str = yaml.dump(
+        data,
+        Dumper=configio._yaml_dumper(),
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
+    return text
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    _yaml_tree(_PLAIN_TEXT) | _yaml_tree(st.one_of(_PLAIN_TEXT, _AWKWARD_TEXT, st.text(max_size=8)))
+)
+def test_plain_writer_gives_pyyaml_bytes_or_steps_aside(data: dict[str, Any]) -> None:
+    from reprokit import _configyaml
+
+    text = _configyaml.dump(data)
+    if text is not None:
+        assert text == _pyyaml_text(data)
+
+
+def test_plain_configs_are_written_without_yaml() -> None:
+    code = """
+import sys
+from dataclasses import dataclass
+from reprokit import configio
+
+@dataclass(frozen=True)
+class Optim:
+    name: str = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+
+assert configio.dumps(Optim()) == "name: adam\\nlr: 0.001\\nbetas:\\n- 0.9\\n- 0.999\\n"
+assert "yaml" not in sys.modules
+assert configio.dumps(Optim(name="a b")) == "name: a b\\nlr: 0.001\\nbetas:\\n- 0.9\\n- 0.999\\n"
+assert "yaml" in sys.modules
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

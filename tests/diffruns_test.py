@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from where_test import write_run
+from _helpers import write_run
 
 from conftest import git, write
 from reprokit.cli import main

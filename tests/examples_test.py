@@ -18,10 +18,11 @@ FAMILY = REPO_ROOT / "experiments" / "digits" / "mlp"
 MODULE = "experiments.digits.mlp"
 
 
-def _python(code: str) -> Any:
-    """Run code in a fresh interpreter at the project root; return the JSON it prints last."""
+def _python(code: str, *args: str) -> Any:
+    """Run code (with ``sys.argv[1:]`` = ``args``) in a fresh interpreter at the project root;
+    return the JSON it prints last."""
     proc = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -103,15 +104,7 @@ print(json.dumps(out))
 
 
 def _train_runs(global_seed: int, full: bool) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-c", TRAIN_RUNS, str(global_seed), "full" if full else "smoke"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _python(TRAIN_RUNS, str(global_seed), "full" if full else "smoke")
 
 
 @pytest.fixture(scope="module")

@@ -399,3 +399,23 @@ def test_refused_repository_is_an_error_not_a_silent_none(repo: Path, tmp_path: 
     git(repo, "config", "core.repositoryformatversion", "99")
     with pytest.raises(GitError, match=r"(?i)expected git repo version <= 1, found 99"):
         capture(repo, "run_1", untracked_size_cap=1, patch_path=tmp_path / "p")
+
+
+def test_excluded_folders_are_neither_listed_nor_snapshotted(repo: Path, tmp_path: Path) -> None:
+    # Not in .gitignore: only `exclude` keeps them out. "o[1]" would be a glob pattern.
+    write(repo / "runs/run_1/metrics.jsonl", "{}\n")
+    write(repo / "o[1]/x.txt", "x\n")
+    write(repo / "o1/kept.txt", "kept: matched by the glob o[1], not by the literal name\n")
+    write(repo / "experiments/new.py", "y = 2\n")
+    rec = capture(
+        repo / "experiments",  # exclude paths are relative to cwd, like everything else
+        "run_2",
+        untracked_size_cap=100,
+        patch_path=tmp_path / "p",
+        exclude=(Path("../runs"), repo / "o[1]", tmp_path / "elsewhere", repo),
+    )
+    assert rec is not None
+    assert rec["untracked"] == ["experiments/new.py", "o1/kept.txt"]
+    files = git(repo, "ls-tree", "-r", "--name-only", rec["snapshot"]).split()
+    kept = ["experiments/__init__.py", "experiments/new.py", "o1/kept.txt", "pyproject.toml"]
+    assert files == [".gitignore", *kept]

@@ -5,29 +5,23 @@ import time
 from pathlib import Path
 
 import pytest
+from _helpers import write_run
 
 from reprokit import index, store
 
 
 def make_run(outputs: Path, n: int, *, status: str = "completed", **summary: float) -> Path:
-    run = outputs / f"run_{n}"
-    run.mkdir(parents=True, exist_ok=True)
-    record = {key: None for key in store.RECORD_KEYS}
-    record.update(
-        format_version=1,
-        id=run.name,
+    return write_run(
+        outputs,
+        n,
+        f"experiments/toy/base_{n:02d}_01.py",
+        seed=n,
         status=status,
-        started_at=f"2026-11-25T20:{n % 60:02d}:00+00:00",
-        duration_s=float(n),
-        experiment={"path": f"experiments/toy/base_{n:02d}_01.py", "name": "base"},
-        git={"sha": f"{n:040d}", "dirty": n % 2 == 1},
-        environment={"packages": {"x": "1"}, "platform": "Linux"},
-        smoke=False,
+        config={"optim": {"lr": 0.1}},
+        summary=summary,
+        sha=f"{n:040d}",
+        dirty=n % 2 == 1,
     )
-    store.write_json(run / "run.json", record)
-    store.write_json(run / "summary.json", summary)
-    (run / "config.yaml").write_text(f"seed: {n}\noptim:\n  lr: 0.1\n")
-    return run
 
 
 def test_index_builds_and_follows_the_folders(tmp_path: Path) -> None:

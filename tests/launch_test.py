@@ -517,6 +517,61 @@ def test_torch_facts_and_no_torch_unless_imported(toy: Path) -> None:
     assert record(toy, "run_3")["torch"] is None
 
 
+@pytest.mark.usefixtures("fresh_imports")
+def test_snapshot_leaves_out_an_outputs_folder_git_does_not_ignore(
+    toy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(toy / ".gitignore", "__pycache__/\n")  # outputs/ is not ignored
+    git(toy, "commit", "-q", "-am", "outputs/ not ignored")
+    assert launch_in_process(toy, monkeypatch, EXP) == 0
+    assert launch_in_process(toy, monkeypatch, EXP) == 0
+    recorded = record(toy, "run_2")["git"]
+    assert isinstance(recorded, dict)
+    assert (recorded["dirty"], recorded["untracked"]) == (False, [])
+    files = git(toy, "ls-tree", "-r", "--name-only", "refs/reprokit/runs/run_2").split()
+    assert files and not [f for f in files if f.startswith("outputs/")]
+    assert (toy / "outputs/run_2/diff.patch").read_bytes() == b""
+
+
+PROBE = """
+import gc
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "probe"
+
+
+config = Config()
+
+
+def main(config):
+    loaded = {name: name in sys.modules for name in ("reprokit.checks.runner", "yaml")}
+    return {**loaded, "frozen": gc.get_freeze_count() > 0}
+
+
+def smoke(config):
+    return config
+"""
+
+
+def test_a_warm_launch_imports_neither_the_check_runner_nor_yaml(toy: Path) -> None:
+    write(toy / "experiments/probe/__init__.py", "")
+    write(toy / "experiments/probe/base_01_01.py", PROBE)
+    for run_id, runner_loaded in (("run_1", True), ("run_2", False)):
+        result = run_cli(toy, "launch", "experiments/probe/base_01_01.py")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((toy / "outputs" / run_id / "summary.json").read_text())
+        # The first launch checks (and imports yaml to test the round trip); the second
+        # finds the verdict in the cache and writes config.yaml without yaml.
+        expected = {"reprokit.checks.runner": runner_loaded, "yaml": runner_loaded}
+        # The CLI process exits after the run: reprokit's objects were frozen out of the gc.
+        assert summary == {**expected, "frozen": True}
+    assert (toy / "outputs/run_2/config.yaml").read_text() == "name: probe\n"
+
+
 def test_checks_run_first_and_refuse_a_failing_experiment(toy: Path) -> None:
     result = run_cli(toy, "launch", MORE)
     assert result.returncode == 0, result.stderr

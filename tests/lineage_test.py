@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from where_test import write_run
+from _helpers import write_run
 
 from conftest import write
 from reprokit.cli import main

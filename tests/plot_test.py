@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from where_test import write_run
+from _helpers import launch_seeds, write_run
 
 from conftest import write
 from reprokit import plot
@@ -110,15 +110,13 @@ def main(config: Config) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_plot_real_launched_runs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import git, run_cli
+    from conftest import git
 
     write(repo / FAMILY / "__init__.py", "")
     write(repo / FAMILY / "base_01_01.py", LOGGING)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "toy")
-    for seed in (0, 1):
-        proc = run_cli(repo, "launch", f"{FAMILY}/base_01_01.py", "--seed", str(seed))
-        assert proc.returncode == 0, proc.stderr
+    launch_seeds(repo, f"{FAMILY}/base_01_01.py", (0, 1))
     monkeypatch.chdir(repo)
     assert main(["plot", "loss", f"{FAMILY}/base_01_01.py", "-o", "loss.png"]) == 0
     assert struct.unpack(">II", (repo / "loss.png").read_bytes()[16:24]) == (800, 500)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from where_test import write_run
+from _helpers import launch_seeds, write_run
 
 import reprokit
 from reprokit.cli import main
@@ -118,7 +118,7 @@ def test_runs_frame_columns_and_dtypes(project: Path) -> None:
 def test_where_and_sort_over_launched_runs(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conftest import git, run_cli, write
+    from conftest import git, write
 
     write(repo / "experiments/toy/__init__.py", "")
     write(
@@ -153,9 +153,7 @@ def test_where_and_sort_over_launched_runs(
     )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "toy")
-    for seed in (0, 1, 2):
-        proc = run_cli(repo, "launch", "experiments/toy/base_01_01.py", "--seed", str(seed))
-        assert proc.returncode == 0, proc.stderr
+    launch_seeds(repo, "experiments/toy/base_01_01.py", (0, 1, 2))
     monkeypatch.chdir(repo)
     argv = ["runs", "--where", "val_acc>=0.6", "--where", "optim.lr==0.1", "--sort", "-val_acc"]
     assert main([*argv, "--columns", "id,seed,optim.lr,val_acc", "--format", "csv"]) == 0

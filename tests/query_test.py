@@ -2,76 +2,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _helpers import make_run
 
 from conftest import write
-from reprokit import query, store
+from reprokit import query
 from reprokit.cli import main as cli_main
-
-
-def make_run(
-    outputs: Path, n: int, *, summary: dict[str, Any] | None = None, **fields: Any
-) -> Path:
-    """A run folder with a complete, fixed record (no launch needed)."""
-    run = outputs / f"run_{n}"
-    run.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {key: None for key in store.RECORD_KEYS}
-    record.update(
-        format_version=1,
-        id=run.name,
-        status="completed",
-        exit_code=0,
-        started_at=f"2026-11-25T20:0{n}:00.000000+00:00",
-        ended_at=f"2026-11-25T20:0{n}:30.000000+00:00",
-        duration_s=30.0 * n,
-        heartbeat_at=f"2026-11-25T20:0{n}:30.000000+00:00",
-        pid=4242,
-        host="gpu-box",
-        experiment={
-            "path": f"experiments/digits/mlp/wide_0{n}_01.py",
-            "module": f"experiments.digits.mlp.wide_0{n}_01",
-            "family": "experiments/digits/mlp",
-            "name": "wide",
-            "id": f"0{n}",
-            "parent": "01",
-            "config_type": "experiments.digits.mlp.baseline_01_01:Config",
-            "lineage": [
-                {"id": "01", "name": "baseline", "path": "x", "sha256": "0" * 64},
-                {"id": f"0{n}", "name": "wide", "path": "y", "sha256": "1" * 64},
-            ],
-        },
-        seed=n,
-        seed_source="config",
-        smoke=False,
-        deterministic=False,
-        checked=True,
-        git={
-            "sha": f"{n}" * 40,
-            "branch": "main",
-            "dirty": n % 2 == 0,
-            "modified": ["train.py"] if n % 2 == 0 else [],
-            "untracked": [],
-            "snapshot": "f" * 40,
-            "snapshot_ref": f"refs/reprokit/runs/run_{n}",
-        },
-        environment={"python": {"version": "3.11.9"}, "packages": {"torch": "2.13.0"}},
-        hardware={
-            "cpu": {"model": "Xeon", "logical_cores": 8},
-            "memory_bytes": 16 * 2**30,
-            "gpus": [],
-            "cuda_visible_devices": None,
-        },
-        rank=0,
-        world_size=1,
-        inputs=[],
-    )
-    record.update(fields)
-    store.write_json(run / "run.json", record)
-    store.write_json(run / "summary.json", summary if summary is not None else {})
-    (run / "config.yaml").write_text(f"seed: {n}\noptim:\n  lr: 0.{n}\n")
-    return run
 
 
 @pytest.fixture

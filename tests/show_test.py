@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from query_test import make_run
+from _helpers import make_run
 
 from conftest import write
 from reprokit import store

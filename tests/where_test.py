@@ -1,88 +1,15 @@
-"""The --where language and filtering/sorting of plain run records.
-
-``write_run`` (used by the other analysis tests too) writes a run folder exactly in the
-documented record format, so analysis logic is tested on deterministic records.
-"""
+"""The --where language and filtering/sorting of plain run records."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from _helpers import write_run
 
 from reprokit import where
 from reprokit.errors import ReprokitError
-
-
-def write_run(
-    outputs: Path,
-    n: int,
-    exp_path: str,
-    *,
-    seed: int = 0,
-    config: dict[str, Any] | None = None,
-    summary: dict[str, Any] | None = None,
-    sha: str = "a" * 40,
-    dirty: bool = False,
-    snapshot: str | None = None,
-    status: str = "completed",
-    smoke: bool = False,
-    ablation_of: dict[str, Any] | None = None,
-    replay_of: str | None = None,
-    started_at: str | None = None,
-    metrics: list[dict[str, Any]] | None = None,
-    packages: dict[str, str] | None = None,
-) -> Path:
-    """A run folder ``outputs/run_<n>`` following docs/architecture.md (format_version 1)."""
-    from reprokit import store
-
-    run_dir = outputs / f"run_{n}"
-    run_dir.mkdir(parents=True)
-    stem = Path(exp_path).stem
-    name, id_, parent = stem.rsplit("_", 2)
-    record: dict[str, Any] = dict.fromkeys(store.RECORD_KEYS)
-    record.update(
-        format_version=1,
-        id=f"run_{n}",
-        status=status,
-        started_at=started_at or f"2026-11-25T10:{n // 60:02d}:{n % 60:02d}.000000+00:00",
-        duration_s=1.5,
-        experiment={
-            "path": exp_path,
-            "module": exp_path[:-3].replace("/", "."),
-            "family": str(Path(exp_path).parent),
-            "name": name,
-            "id": id_,
-            "parent": parent,
-        },
-        seed=seed,
-        smoke=smoke,
-        ablation_of=ablation_of,
-        replay_of=replay_of,
-        git={
-            "sha": sha,
-            "branch": "main",
-            "dirty": dirty,
-            "snapshot": snapshot or sha,
-            "modified": [],
-        },
-        environment={
-            "python": {"version": "3.11.9"},
-            "packages": packages or {"torch": "2.3.0", "numpy": "1.26.4"},
-        },
-        hardware={"cpu": {"model": "cpu", "logical_cores": 2}, "memory_bytes": 1, "gpus": []},
-    )
-    (run_dir / "run.json").write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump({**(config or {}), "seed": seed}, sort_keys=False)
-    )
-    (run_dir / "summary.json").write_text(json.dumps(summary or {}), encoding="utf-8")
-    lines = [json.dumps(m) for m in metrics or []]
-    (run_dir / "metrics.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return run_dir
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,9 @@ class CheckCache:
 
     ``files``: relpath -> {sha, deps} (direct project-local imports of that content);
     ``static``: relpath -> {key, findings} (ast checks, keyed on content + family names);
-    ``dynamic``: relpath -> {key, findings} (import checks, keyed on the import closure).
+    ``dynamic``: relpath -> {key, findings} (import checks, keyed on the import closure);
+    ``verdicts``: relpath -> {key, findings} (all of a target's findings, keyed on its
+    family's names and its import closure: launch reads it without the runner).
     """
 
     def __init__(self, path: Path | None, fingerprint: str) -> None:
@@ -53,6 +54,7 @@ class CheckCache:
         self.files: dict[str, dict[str, Any]] = {}
         self.static: dict[str, dict[str, Any]] = {}
         self.dynamic: dict[str, dict[str, Any]] = {}
+        self.verdicts: dict[str, dict[str, Any]] = {}
         self.dirty = False
         if path is not None:
             self._load(path)
@@ -71,6 +73,8 @@ class CheckCache:
         tables = [data.get(k) for k in ("files", "static", "dynamic")]
         if all(isinstance(t, dict) for t in tables):
             self.files, self.static, self.dynamic = tables  # type: ignore[assignment]
+            verdicts = data.get("verdicts")  # absent in caches written before it existed
+            self.verdicts = verdicts if isinstance(verdicts, dict) else {}
 
     def lookup(self, table: dict[str, dict[str, Any]], rel: str, key: str) -> Any:
         entry = table.get(rel)
@@ -87,7 +91,7 @@ class CheckCache:
 
         Only called when something changed (a stat per entry is too much for a warm run).
         """
-        for table in (self.files, self.static, self.dynamic):
+        for table in (self.files, self.static, self.dynamic, self.verdicts):
             for rel in [r for r in table if not os.path.exists(os.path.join(root, r))]:
                 del table[rel]
 
@@ -95,12 +99,15 @@ class CheckCache:
         """Write atomically; a read-only git dir just means no cache next time."""
         if self.path is None or not self.dirty:
             return
+        import tempfile  # only here: launch reads the cache on every run, writes it rarely
+
         data = {
             "version": CACHE_VERSION,
             "fingerprint": self.fingerprint,
             "files": self.files,
             "static": self.static,
             "dynamic": self.dynamic,
+            "verdicts": self.verdicts,
         }
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from reprokit import naming
 from reprokit.checks import static
 from reprokit.checks.cache import CheckCache
 from reprokit.checks.findings import Finding
+from reprokit.checks.verdict import family_names, fingerprint, names_key, verdict_key
 from reprokit.settings import Settings
 
 
@@ -30,45 +31,6 @@ from reprokit.settings import Settings
 class CheckResult:
     checked: int
     findings: list[Finding] = field(default_factory=list)
-
-
-def family_names(folder: Path) -> list[str]:
-    """Sorted names of the candidate experiment files directly in ``folder``."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    # naming.is_candidate's rule on plain strings (no Path per entry: this runs per file).
-    return sorted(
-        e.name
-        for e in entries
-        if e.name.endswith(".py") and not e.name.startswith("_") and e.is_file()
-    )
-
-
-def _fingerprint(settings: Settings) -> str:
-    """What, besides file contents, the cached results depend on."""
-    from reprokit import __version__
-
-    here = Path(__file__).resolve().parent
-    sources = [*sorted(here.glob("*.py")), here.parent / "configio.py"]
-    stamps = []
-    for src in sources:
-        try:
-            st = src.stat()
-            stamps.append(f"{src.name}:{st.st_mtime_ns}:{st.st_size}")
-        except OSError:
-            stamps.append(f"{src.name}:-")
-    parts = [
-        __version__,
-        sys.version,
-        sys.prefix,
-        settings.entry,
-        str(settings.allow_mutable_fields),
-        str(settings.require_smoke),
-        *stamps,
-    ]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 class _Run:
@@ -212,18 +174,19 @@ def run_checks(
     from reprokit.checks.cache import default_cache_path
 
     root = settings.root
-    fingerprint = _fingerprint(settings)
+    stamp = fingerprint(settings)
     if use_cache:
-        cache = CheckCache(cache_path or default_cache_path(root), fingerprint)
+        cache = CheckCache(cache_path or default_cache_path(root), stamp)
     else:
-        cache = CheckCache(None, fingerprint)
+        cache = CheckCache(None, stamp)
     run = _Run(settings, cache)
     findings: list[Finding] = []
     names_of: dict[Path, list[str]] = {}
     family_of: dict[Path, list[Finding]] = {}
     folder_of: dict[Path, list[Finding]] = {}
     members_of: dict[Path, dict[str, naming.ExperimentName]] = {}
-    names_key: dict[Path, str] = {}
+    family_keys: dict[Path, str] = {}
+    verdicts: dict[Path, tuple[str, str]] = {}
     to_import: list[tuple[Path, str, str, bool]] = []
     target_set = set(targets)
     for path in targets:
@@ -238,15 +201,18 @@ def run_checks(
         findings += folder_problems
         findings += static.naming_findings(path, names)
         rel = run.rel(path)
-        if folder not in names_key:
-            names_key[folder] = hashlib.sha256("/".join(names).encode()).hexdigest()
+        if folder not in family_keys:
+            family_keys[folder] = names_key(names)
             members_of[folder] = static.parse_members(names)
-        file_findings, parses = _ast_findings(run, path, rel, names_key[folder], members_of[folder])
+        file_findings, parses = _ast_findings(
+            run, path, rel, family_keys[folder], members_of[folder]
+        )
         findings += file_findings
         parsed = naming.parse(path.name)
         if static_only or not parses or parsed is None or folder_problems:
             continue
         key = run.closure_key(rel)
+        verdicts[path] = (rel, verdict_key(family_keys[folder], key))
         hit: Any = cache.lookup(cache.dynamic, rel, key)
         if isinstance(hit, list):
             findings += [Finding.from_json(f, root) for f in hit]
@@ -256,20 +222,38 @@ def run_checks(
         findings += [f for f in family_findings if f.path in target_set]
     if to_import:
         findings += _import_and_check(run, to_import, extra_sys_path)
+    _store_verdicts(cache, verdicts, findings, root)
     if cache.dirty:
         cache.prune(root)
     cache.save()
     return CheckResult(len(targets), sorted(set(findings)))
 
 
+def _store_verdicts(
+    cache: CheckCache,
+    verdicts: dict[Path, tuple[str, str]],
+    findings: list[Finding],
+    root: Path,
+) -> None:
+    """Each fully checked target's findings, for launch's runner-free look-up
+    (checks.verdict). Not after an import error, which is never cached (_import_and_check)."""
+    for path, (rel, key) in verdicts.items():
+        own = sorted({f for f in findings if f.path == path})
+        if any(f.code == "RK500" for f in own):
+            continue
+        value = [f.to_json(root) for f in own]
+        if cache.lookup(cache.verdicts, rel, key) != value:
+            cache.store(cache.verdicts, rel, key, value)
+
+
 def _ast_findings(
-    run: _Run, path: Path, rel: str, names_key: str, members: dict[str, naming.ExperimentName]
+    run: _Run, path: Path, rel: str, family_key: str, members: dict[str, naming.ExperimentName]
 ) -> tuple[list[Finding], bool]:
     """RK001 and RK4xx for one file, from the cache when its content and family are unchanged;
     also whether the file parses."""
     cache, root = run.cache, run.root
     # The family's file names are part of the key: they decide which import is "the parent".
-    key = f"{run.sha(rel)}:{names_key}"
+    key = f"{run.sha(rel)}:{family_key}"
     cached: Any = cache.lookup(cache.static, rel, key)
     if isinstance(cached, dict):
         return [Finding.from_json(f, root) for f in cached["findings"]], bool(cached["parses"])

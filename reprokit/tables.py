@@ -1,0 +1,70 @@
+"""Cell text and column alignment shared by the commands' plain-text tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_started(value: str | None) -> str:
+    """UTC ``2026-11-25 20:01`` (UTC so tables read the same on every machine)."""
+    if not value:
+        return "-"
+    try:
+        when = datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        return value
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def format_value(value: Any) -> str:
+    """A cell: ``-`` for None, ``true``/``false``, floats to 4 significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_mean(mean: float | None, std: float | None) -> str:
+    """``0.9123 ± 0.012`` (``0.9123`` without a std; ``-`` without runs)."""
+    if mean is None:
+        return "-"
+    return f"{mean:.4g}" if std is None else f"{mean:.4g} ± {std:.2g}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """Columns separated by two spaces; numeric columns right-aligned."""
+    widths = [len(h) for h in header]
+    for line in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+
+    def fmt(line: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([fmt(header), *(fmt(line) for line in body)]) + "\n"
