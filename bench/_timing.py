@@ -19,7 +19,13 @@ GIT_ENV = {
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, **GIT_ENV}
+    # Measure what users get: Python caching compiled bytecode. Some sandboxes set
+    # PYTHONDONTWRITEBYTECODE, which makes every start recompile reprokit (~25 ms);
+    # REPROKIT_BENCH_NO_PYC=1 measures that case too.
+    e = {**os.environ, **GIT_ENV}
+    if os.environ.get("REPROKIT_BENCH_NO_PYC") != "1":
+        e.pop("PYTHONDONTWRITEBYTECODE", None)
+    return e
 
 
 def time_command(argv: Sequence[str], cwd: Path, repeat: int = 7, warmup: int = 1) -> float:

@@ -60,6 +60,7 @@ def derived(family: int, parent: str, i: int) -> str:
 
 
 def make_project(root: Path, runs: int) -> str:
+    root.mkdir(parents=True)
     (root / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0"\n')
     (root / ".gitignore").write_text("outputs/\n")
     exps: list[tuple[str, int, int]] = []  # (relative path, family, index)
