@@ -52,23 +52,27 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.strip()
-        baseline, replay = [], []
+        serial, parallel, replay = [], [], []
         for i in range(args.repeat):
-            dest = work / f"wt{i}"
-            start = time.perf_counter()
-            git(root, "worktree", "add", "--detach", "-q", str(dest), snapshot)
-            subprocess.run([python(), "-c", "pass"], cwd=dest, check=True)
-            baseline.append(time.perf_counter() - start)
-            git(root, "worktree", "remove", "--force", str(dest))
+            for times, config in ((serial, ()), (parallel, ("-c", "checkout.workers=0"))):
+                dest = work / f"wt{i}"
+                start = time.perf_counter()
+                git(root, *config, "worktree", "add", "--detach", "-q", str(dest), snapshot)
+                subprocess.run([python(), "-c", "pass"], cwd=dest, check=True)
+                times.append(time.perf_counter() - start)
+                git(root, "worktree", "remove", "--force", str(dest))
             replay.append(timed([python(), "-m", "reprokit", "replay", "run_1"], root))
-        base = statistics.median(baseline)
+        # Replay checks out with parallel workers, so the fair baseline does too; the
+        # serial one is what a hand-made `git worktree add` costs with git's defaults.
+        base = statistics.median(parallel)
         rep = statistics.median(replay)
         print(
             f"replay on a repo of {args.files} tracked files (50 modified, 20 untracked at launch)"
         )
-        print(row("git worktree add + bare python (baseline)", base))
+        print(row("git worktree add + bare python", statistics.median(serial)))
+        print(row("git -c checkout.workers=0 worktree add + bare python (baseline)", base))
         print(row("reprokit replay run_1 (trivial main)", rep, base=base))
-        print(f"  ratio: {rep / base:.2f}x (goal <= 1.5x)")
+        print(f"  ratio: {rep / base:.2f}x the baseline (goal <= 1.5x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

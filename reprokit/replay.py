@@ -14,9 +14,12 @@
 4. The run is launched in a child process whose working directory and import root are
    the worktree, with the recorded config, seed, deterministic flag, allow-listed
    environment variables, GPU selection, thread counts and precision flags (``--smoke``:
-   the snapshot's smoke config with the recorded seed). It writes a full record to
-   *this* project's outputs folder, carrying the original's snapshot (``--git-from``) and
-   ``replay_of`` pointing at the root original (a replay of a replay points at the root).
+   the snapshot's smoke config with the recorded seed). The child is started before the
+   probe of step 3 and waits at a gate (see :func:`reprokit.replayprep.launch_command`),
+   so its start-up overlaps the probe; it runs nothing unless the replay goes ahead. It
+   writes a full record to *this* project's outputs folder, carrying the original's
+   snapshot (``--git-from``) and ``replay_of`` pointing at the root original (a replay of
+   a replay points at the root).
 5. ``--verify`` compares summary metrics and per-step series with the original's
    (:mod:`reprokit.verify`), stores the verdict in the replay's record and exits 3 on a
    mismatch. A failed original is reproduced when the replay raises the same exception type.
@@ -253,47 +256,46 @@ def _run(
         )
     env = replayprep.child_environment(record, gpus)
     seed = record.get("seed")
-    here = replayprep.probe(
-        env,
-        cwd,
-        with_torch=record.get("torch") is not None,
-        experiment=None if smoke else exp_file,
-        seed=seed,
-        smoke=bool(record.get("smoke")),
-    )
-    _report_environment(record, here, strict=strict)
-    if not smoke:
-        _report_config(original, here)
-    from reprokit.inputs import compare_inputs
-
-    for change in compare_inputs(record.get("inputs"), cwd):
-        _say(f"warning: {change.describe()}")
-
-    replay_info = {
-        "source_path": rel_path(original.dir, settings.root),
-        "rebuild": rebuild,
-        "smoke": smoke,
-        "verify": None,
-    }
-    extra: dict[str, Any] = {"replay": replay_info}
-    args = ["launch", str(exp_file), "--replay-of", original.root_id]
-    args += ["--git-from", str(original.dir), "--outputs", str(settings.outputs), "--no-check"]
-    if isinstance(seed, int):
-        args += ["--seed", str(seed)]
-    if record.get("deterministic"):
-        args.append("--deterministic")
-    if smoke:
-        args.append("--smoke")
-    else:
-        args += ["--config-file", str(original.dir / store.CONFIG_FILE)]
-        # The recorded config of a smoke run is already its smoke config: keep the label
-        # (so `runs` hides it as it hides the original) without applying smoke() twice.
-        if record.get("smoke"):
-            extra["smoke"] = True
-    args += ["--extra-json", json.dumps(extra)]
+    args = _launch_args(original, settings, exp_file, rebuild=rebuild, smoke=smoke)
     before = {p.name for p in store.run_dirs(settings.outputs)}
-    _say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
-    proc = subprocess.Popen(replayprep.launch_command(args), cwd=cwd, env=env)
+    # The child starts now and waits at a gate while the environment is probed and the
+    # differences reported, so its interpreter start-up overlaps the probe's; it runs
+    # nothing until the gate opens, and is killed when --strict refuses or we stop.
+    gate_read, gate = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            replayprep.launch_command(args, gate=gate_read),
+            cwd=cwd,
+            env=env,
+            pass_fds=(gate_read,),
+        )
+    finally:
+        os.close(gate_read)
+    opened = False
+    try:
+        here = replayprep.probe(
+            env,
+            cwd,
+            with_torch=record.get("torch") is not None,
+            experiment=None if smoke else exp_file,
+            seed=seed,
+            smoke=bool(record.get("smoke")),
+        )
+        _report_environment(record, here, strict=strict)
+        if not smoke:
+            _report_config(original, here)
+        from reprokit.inputs import compare_inputs
+
+        for change in compare_inputs(record.get("inputs"), cwd):
+            _say(f"warning: {change.describe()}")
+        _say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
+        replayprep.open_gate(gate)
+        opened = True
+    finally:
+        os.close(gate)
+        if not opened:
+            proc.kill()
+            proc.wait()
     try:
         returncode = proc.wait()
     except KeyboardInterrupt:
@@ -319,6 +321,37 @@ def _run(
     verification.store_verdict(replay_dir, result)
     _say(verification.summary_line(result))
     return EXIT_OK if result.ok else EXIT_MISMATCH
+
+
+def _launch_args(
+    original: _Original, settings: Settings, exp_file: Path, *, rebuild: str, smoke: bool
+) -> list[str]:
+    """The ``reprokit launch`` arguments that re-run ``original`` from the worktree."""
+    record = original.record
+    seed = record.get("seed")
+    replay_info = {
+        "source_path": rel_path(original.dir, settings.root),
+        "rebuild": rebuild,
+        "smoke": smoke,
+        "verify": None,
+    }
+    extra: dict[str, Any] = {"replay": replay_info}
+    args = ["launch", str(exp_file), "--replay-of", original.root_id]
+    args += ["--git-from", str(original.dir), "--outputs", str(settings.outputs), "--no-check"]
+    if isinstance(seed, int):
+        args += ["--seed", str(seed)]
+    if record.get("deterministic"):
+        args.append("--deterministic")
+    if smoke:
+        args.append("--smoke")
+    else:
+        args += ["--config-file", str(original.dir / store.CONFIG_FILE)]
+        # The recorded config of a smoke run is already its smoke config: keep the label
+        # (so `runs` hides it as it hides the original) without applying smoke() twice.
+        if record.get("smoke"):
+            extra["smoke"] = True
+    args += ["--extra-json", json.dumps(extra)]
+    return args
 
 
 def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> None:

@@ -105,8 +105,14 @@ import reprokit.cli
 {tail}
 """
 _LAUNCH_TAIL = """\
-from reprokit.replayprep import apply_recorded_torch
+_gate = sys.argv.pop(1)
+if _gate:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import reprokit.launch
+from reprokit.replayprep import apply_recorded_torch, await_go
 apply_recorded_torch()
+await_go(_gate)
 sys.argv[0] = "reprokit"
 sys.exit(reprokit.cli.main(sys.argv[1:]))
 """
@@ -121,10 +127,47 @@ def reprokit_package() -> str:
     return str(Path(reprokit.__file__).resolve().parent)
 
 
-def launch_command(args: list[str]) -> list[str]:
-    """``reprokit <args>`` in a fresh interpreter, with this process's reprokit."""
+def launch_command(args: list[str], *, gate: int | None = None) -> list[str]:
+    """``reprokit <args>`` in a fresh interpreter, with this process's reprokit.
+
+    With ``gate`` (the read end of a pipe, passed to the child in ``pass_fds``) the child
+    starts up, imports launch and applies the recorded torch settings, then waits for
+    :func:`open_gate` before it runs anything, so its start-up overlaps the parent's
+    environment probe. Until then Ctrl-C is left to the parent, which kills the child
+    when it does not open the gate.
+    """
     code = _BOOTSTRAP.format(tail=_LAUNCH_TAIL)
-    return [sys.executable, "-c", code, reprokit_package(), *args]
+    return [
+        sys.executable,
+        "-c",
+        code,
+        reprokit_package(),
+        "" if gate is None else str(gate),
+        *args,
+    ]
+
+
+def open_gate(gate: int) -> bool:
+    """Let a child started with ``launch_command(gate=...)`` go on; False when it is gone."""
+    try:
+        os.write(gate, b"1")
+    except BrokenPipeError:
+        return False  # it exited early; its exit code tells the parent why
+    return True
+
+
+def await_go(gate: str) -> None:
+    """In the child: wait until the parent opens the gate; exit quietly when it does not."""
+    if not gate:
+        return
+    with os.fdopen(int(gate), "rb") as pipe:
+        go = pipe.read(1)
+    if go != b"1":
+        # The parent refused (--strict) or stopped; nothing has been recorded yet.
+        os._exit(0)
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def child_environment(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -471,6 +472,28 @@ def test_child_imports_this_reprokit_even_when_the_worktree_has_its_own(tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("reprokit ")
+
+
+@pytest.mark.parametrize("go", [True, False])
+def test_gated_child_runs_only_once_the_gate_opens(tmp_path: Path, go: bool) -> None:
+    # Replay starts the child while it probes the environment; a refusal must run nothing.
+    gate_read, gate = os.pipe()
+    proc = subprocess.Popen(
+        replayprep.launch_command(["--version"], gate=gate_read),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        pass_fds=(gate_read,),
+    )
+    os.close(gate_read)
+    if go:
+        assert replayprep.open_gate(gate)
+    os.close(gate)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert out.startswith("reprokit ") if go else out == ""
 
 
 def test_child_environment_applies_the_recorded_variables() -> None:
