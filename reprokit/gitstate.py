@@ -8,7 +8,8 @@ HEAD, branches and stash are never touched: the snapshot is built in a temporary
 the index (``GIT_INDEX_FILE``), and ``git status`` runs with ``--no-optional-locks`` so it
 does not even refresh the real index.
 
-Rebuilding a snapshot lives in :mod:`reprokit.gitrestore` and is re-exported here.
+The status and remote facts come from :mod:`reprokit.gitstatus`; rebuilding a snapshot
+lives in :mod:`reprokit.gitrestore`.
 """
 
 from __future__ import annotations
@@ -18,42 +19,14 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, NamedTuple
 
+from reprokit import gitstatus
+from reprokit.background import Background
 from reprokit.gitcmd import locate, run_git
-
-if TYPE_CHECKING:
-    from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
-
-__all__ = [
-    "SNAPSHOT_IDENTITY",
-    "PendingCapture",
-    "capture",
-    "materialize",
-    "redact_url",
-    "remove_worktree",
-    "snapshot_diff",
-    "snapshot_ref",
-    "start_capture",
-]
-
-_RESTORE_NAMES = frozenset({"materialize", "remove_worktree", "snapshot_diff"})
-
-
-def __getattr__(name: str) -> Any:
-    """The re-exported restore functions, imported on first use: launch never needs them."""
-    if name in _RESTORE_NAMES:
-        from reprokit import gitrestore
-
-        return getattr(gitrestore, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 # A fixed identity, so snapshots work on machines with no git user configured and never
 # leak the user's name/email into refs that may be pushed.
@@ -67,10 +40,6 @@ SNAPSHOT_IDENTITY = MappingProxyType(
 )
 _GITLINK_MODE = b"160000"
 _HASH_CHUNK = 1 << 20
-# --no-optional-locks: status must not refresh (rewrite) the user's index file.
-_STATUS_ARGS = (
-    "--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
-)  # fmt: skip
 # Adds new and changed files, drops deleted ones, turns a nested repository into a gitlink;
 # applies .gitattributes clean filters like `git add`.
 _UPDATE_INDEX_ARGS = (
@@ -85,157 +54,9 @@ _PATCH_ARGS = (
 )  # fmt: skip
 
 
-_T = TypeVar("_T")
-
-
-class _Job(Generic[_T]):
-    """One call on a background thread: independent git processes run concurrently.
-
-    (A bare thread, not concurrent.futures: that import pulls in logging, and this is the
-    launch path.)
-    """
-
-    def __init__(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> None:
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            self._value = fn(*args, **kwargs)
-        except BaseException as e:  # re-raised in the caller's thread by result()
-            self._error = e
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> _T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
-
-
 def snapshot_ref(run_id: str) -> str:
     """The ref that keeps a run's snapshot commit alive: ``refs/reprokit/runs/<run_id>``."""
     return f"refs/reprokit/runs/{run_id}"
-
-
-def redact_url(url: str) -> str:
-    """Remove credentials from a remote URL.
-
-    ``https://user:token@host/x`` and ``https://token@host/x`` become ``https://host/x``;
-    for ssh-like schemes the user name is kept (it is needed to connect and is not a
-    secret) but a password is dropped. scp-like ``git@host:x`` has no password and is kept.
-    """
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    if parts.scheme in ("ssh", "git+ssh", "ssh+git") and user:
-        hostport = f"{user}@{hostport}"
-    return urlunsplit(parts._replace(netloc=hostport))
-
-
-@dataclass
-class _Status:
-    """What one ``git status --porcelain=v2 -z --branch`` call says."""
-
-    sha: str | None = None
-    branch: str | None = None
-    modified: list[str] = field(default_factory=list)
-    staged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    untracked: list[str] = field(default_factory=list)
-    renamed: list[dict[str, str]] = field(default_factory=list)
-    # Tracked paths whose working-tree file differs from the index: the only index
-    # entries the snapshot has to re-hash (status already compared all the others).
-    changed_on_disk: list[str] = field(default_factory=list)
-    has_submodule_entries: bool = False
-
-
-def _decode(raw: bytes) -> str:
-    # surrogateescape keeps non-UTF-8 file names round-trippable to the file system.
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _parse_status(out: bytes) -> _Status:
-    st = _Status()
-    records = out.split(b"\0")
-    i = 0
-    while i < len(records):
-        rec = records[i]
-        i += 1
-        if not rec:
-            continue
-        kind = rec[:1]
-        if kind == b"#":
-            key, _, value = _decode(rec[2:]).partition(" ")
-            if key == "branch.oid":
-                st.sha = None if value == "(initial)" else value
-            elif key == "branch.head":
-                st.branch = None if value == "(detached)" else value
-        elif kind == b"?":
-            st.untracked.append(_decode(rec[2:]))
-        elif kind in (b"1", b"2", b"u"):
-            nfields = {b"1": 9, b"2": 10, b"u": 11}[kind]
-            fields = rec.split(b" ", nfields - 1)
-            xy, sub, path = fields[1], fields[2], _decode(fields[-1])
-            st.has_submodule_entries |= sub.startswith(b"S")
-            if kind == b"u":
-                st.modified.append(path)
-                st.staged.append(path)
-                st.changed_on_disk.append(path)
-                continue
-            x, y = xy[:1], xy[1:2]
-            if y != b".":
-                st.changed_on_disk.append(path)
-            if x != b".":
-                st.staged.append(path)
-            if y in (b"M", b"T"):
-                st.modified.append(path)
-            if b"D" in (x, y):
-                st.deleted.append(path)
-            if kind == b"2":
-                # -z puts the original path in the next NUL-separated record.
-                orig = _decode(records[i])
-                i += 1
-                st.renamed.append({"from": orig, "to": path})
-    for names in (st.modified, st.staged, st.deleted, st.untracked):
-        names.sort()
-    st.renamed.sort(key=lambda r: (r["to"], r["from"]))
-    return st
-
-
-def _remotes(top: Path) -> dict[str, str]:
-    out = run_git("config", "-z", "--get-regexp", r"^remote\..*\.url$", cwd=top, check=False)
-    remotes: dict[str, str] = {}
-    for rec in out.split(b"\0"):
-        if not rec:
-            continue
-        key, _, url = _decode(rec).partition("\n")
-        remotes[key[len("remote.") : -len(".url")]] = redact_url(url)
-    return remotes
-
-
-def _remotes_and_pushed(top: Path) -> tuple[dict[str, str], bool | None]:
-    """The remotes, and whether HEAD is pushed: only asked when there is a remote (the
-    record says null otherwise), which saves a git process where there is none."""
-    remotes = _remotes(top)
-    return remotes, _pushed(top) if remotes else None
-
-
-def _pushed(top: Path) -> bool:
-    """Whether HEAD is in some remote-tracking branch (False when unborn: git errors)."""
-    out = run_git(
-        "for-each-ref", "--count=1", "--contains=HEAD", "--format=%(refname)", "refs/remotes/",
-        cwd=top, check=False,
-    )  # fmt: skip
-    return bool(out.strip())
 
 
 def _sha256(path: Path) -> str:
@@ -285,14 +106,19 @@ def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
     for rec in out.split(b"\0"):
         if rec.startswith(_GITLINK_MODE + b" "):
             meta, _, path = rec.partition(b"\t")
-            subs.append({"path": _decode(path), "sha": _decode(meta.split(b" ")[1])})
+            subs.append(
+                {
+                    "path": gitstatus.decode_path(path),
+                    "sha": gitstatus.decode_path(meta.split(b" ")[1]),
+                }
+            )
     return sorted(subs, key=lambda s: s["path"])
 
 
 def _locate(cwd: Path) -> tuple[Path, Path] | None:
     """(top level, index file) in one process; None outside a working tree."""
     out = locate("--git-path", "index", cwd=cwd)
-    lines = _decode(out).splitlines() if out is not None else []
+    lines = gitstatus.decode_path(out).splitlines() if out is not None else []
     if len(lines) != 2 or not lines[0]:
         return None
     # --git-path answers relative to cwd (and honours GIT_INDEX_FILE, as in a git hook).
@@ -316,14 +142,14 @@ def _exclude_pathspecs(top: Path, cwd: Path, exclude: Sequence[Path]) -> list[st
 
 
 class _Tree(NamedTuple):
-    status: _Status
+    status: gitstatus.Status
     skipped: list[dict[str, Any]]
     tree: str
     env: dict[str, str]
 
 
 def _build_tree(
-    top: Path, real_index: Path, temp_index: Path, status_job: _Job[bytes], cap: int
+    top: Path, real_index: Path, temp_index: Path, status_job: Background[bytes], cap: int
 ) -> _Tree:
     """The working state as a tree object, through a temporary copy of the index.
 
@@ -334,14 +160,14 @@ def _build_tree(
         # stat info means only the files status names need hashing.
         shutil.copy2(real_index, temp_index)
     env = {"GIT_INDEX_FILE": str(temp_index)}
-    status = _parse_status(status_job.result())
+    status = gitstatus.parse_status(status_job.result())
     to_add, skipped = _split_untracked(top, status.untracked, cap)
     if status.changed_on_disk or to_add:
         # Plumbing on exactly the paths status named: no second scan of the tree, so this
         # costs the hashing of changed files only (`git add -A` would re-walk everything).
         paths = b"\0".join(os.fsencode(p) for p in [*status.changed_on_disk, *to_add])
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
-    tree = _decode(run_git("write-tree", cwd=top, env=env)).strip()
+    tree = gitstatus.decode_path(run_git("write-tree", cwd=top, env=env)).strip()
     return _Tree(status, skipped, tree, env)
 
 
@@ -356,12 +182,14 @@ def _commit(
         or (top / ".gitmodules").exists()
         or any(p.endswith("/") for p in status.untracked)
     ):
-        subs_job = _Job(_gitlinks, top, built.env)
+        subs_job = Background(_gitlinks, top, built.env)
     message = f"reprokit snapshot {run_id}" + (f" of {label}" if label else "")
     parents = ("-p", status.sha) if status.sha else ()
     commit_args = ("commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message)
-    commit = _decode(run_git(*commit_args, cwd=top, env=SNAPSHOT_IDENTITY)).strip()
-    ref_job = _Job(run_git, "update-ref", "-m", message, snapshot_ref(run_id), commit, cwd=top)
+    commit = gitstatus.decode_path(run_git(*commit_args, cwd=top, env=SNAPSHOT_IDENTITY)).strip()
+    ref_job = Background(
+        run_git, "update-ref", "-m", message, snapshot_ref(run_id), commit, cwd=top
+    )
     try:
         patch_path.write_bytes(run_git(*_PATCH_ARGS, commit, cwd=top))
     finally:
@@ -386,9 +214,9 @@ class PendingCapture:
         self.top = top
         self._cap = untracked_size_cap
         self._tmp = tempfile.TemporaryDirectory(prefix="reprokit-index-")
-        self._status = _Job(run_git, *status_args, cwd=top)
-        self._remotes = _Job(_remotes_and_pushed, top)
-        self._tree = _Job(
+        self._status = Background(run_git, *status_args, cwd=top)
+        self._remotes = Background(gitstatus.remotes_and_pushed, top)
+        self._tree = Background(
             _build_tree, top, real_index, Path(self._tmp.name, "index"), self._status,
             untracked_size_cap,
         )  # fmt: skip
@@ -444,7 +272,7 @@ def start_capture(
     if located is None:
         return None
     top, real_index = located
-    status_args = (*_STATUS_ARGS, *_exclude_pathspecs(top, cwd, exclude))
+    status_args = (*gitstatus.STATUS_ARGS, *_exclude_pathspecs(top, cwd, exclude))
     return PendingCapture(top, real_index, status_args, untracked_size_cap)
 
 

@@ -1,7 +1,7 @@
 """``reprokit replay``: rebuild a run's exact code state, re-run it, and check the numbers.
 
 1. The run's snapshot is checked out as a temporary detached ``git worktree``
-   (:func:`reprokit.gitstate.materialize`: from the local snapshot ref, fetched from a
+   (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from a
    remote, or rebuilt from HEAD + ``diff.patch``). The user's branches, index and files
    are never touched; the worktree is removed at the end unless ``--keep-worktree``.
 2. Inputs outside git are made visible in the worktree (the project's ignored entries,
@@ -51,7 +51,7 @@ from reprokit.errors import (
     EXIT_OK,
     ReprokitError,
 )
-from reprokit.gitstate import materialize, remove_worktree
+from reprokit.gitrestore import materialize, remove_worktree
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
@@ -214,14 +214,22 @@ def _rebuild_words(rebuild: str) -> str:
 
 def _child_cwd(original: _Original, settings: Settings, work_root: Path) -> Path:
     """The original's working directory, mapped into the worktree (else the worktree root)."""
+    # A replay ran in a worktree that is gone now; it recorded where in the worktree it
+    # ran, which is where the root original ran.
+    replay_info = original.record.get("replay")
+    recorded_rel = replay_info.get("cwd") if isinstance(replay_info, dict) else None
     cwd = original.record.get("cwd")
-    if isinstance(cwd, str):
+    if isinstance(recorded_rel, str):
+        rel = Path(recorded_rel)
+    elif isinstance(cwd, str):
         try:
             rel = Path(cwd).resolve().relative_to(settings.root.resolve())
         except (ValueError, OSError):
             return work_root
-        if (work_root / rel).is_dir():
-            return work_root / rel
+    else:
+        return work_root
+    if not rel.is_absolute() and (work_root / rel).is_dir():
+        return work_root / rel
     return work_root
 
 
@@ -256,7 +264,9 @@ def _run(
         )
     env = replayprep.child_environment(record, gpus)
     seed = record.get("seed")
-    args = _launch_args(original, settings, exp_file, rebuild=rebuild, smoke=smoke)
+    args = _launch_args(
+        original, settings, exp_file, rebuild=rebuild, smoke=smoke, cwd=cwd.relative_to(work_root)
+    )
     before = {p.name for p in store.run_dirs(settings.outputs)}
     # The child starts now and waits at a gate while the environment is probed and the
     # differences reported, so its interpreter start-up overlaps the probe's; it runs
@@ -324,15 +334,25 @@ def _run(
 
 
 def _launch_args(
-    original: _Original, settings: Settings, exp_file: Path, *, rebuild: str, smoke: bool
+    original: _Original,
+    settings: Settings,
+    exp_file: Path,
+    *,
+    rebuild: str,
+    smoke: bool,
+    cwd: Path,
 ) -> list[str]:
-    """The ``reprokit launch`` arguments that re-run ``original`` from the worktree."""
+    """The ``reprokit launch`` arguments that re-run ``original`` from the worktree.
+
+    ``cwd`` is the child's working directory relative to the worktree root.
+    """
     record = original.record
     seed = record.get("seed")
     replay_info = {
         "source_path": rel_path(original.dir, settings.root),
         "rebuild": rebuild,
         "smoke": smoke,
+        "cwd": cwd.as_posix(),
         "verify": None,
     }
     extra: dict[str, Any] = {"replay": replay_info}

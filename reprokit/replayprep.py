@@ -362,12 +362,12 @@ def probe_main(argv: list[str]) -> None:
 
 def _resolve_config(path: Path, request: Mapping[str, Any]) -> dict[str, str]:
     try:
-        from reprokit import configio, experiment, launch
+        from reprokit import configio, experiment, runconfig
         from reprokit.settings import load_settings
 
         settings = load_settings()
         module = experiment.import_experiment(path, settings)
-        config, _, _ = launch._resolve_config(
+        config, _, _ = runconfig.resolve_config(
             module, path, seed=request["seed"], smoke=request["smoke"], config_file=None
         )
         return {"config": configio.dumps(config)}

@@ -13,7 +13,8 @@ from gitstate_test import IGNORED, make_dirty, tree_state, user_state
 from conftest import git, write
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import run_git
-from reprokit.gitstate import capture, materialize, remove_worktree, snapshot_diff
+from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
+from reprokit.gitstate import capture
 
 
 def _capture(repo: Path, run_dir: Path, run_id: str = "run_1") -> dict[str, Any]:

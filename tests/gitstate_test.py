@@ -14,7 +14,8 @@ import pytest
 from conftest import git, write
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import GitError, git_toplevel, run_git
-from reprokit.gitstate import capture, redact_url
+from reprokit.gitstate import capture
+from reprokit.gitstatus import redact_url
 
 # Paths the dirty fixture creates that .gitignore excludes: they must never be snapshotted.
 IGNORED = ("outputs/run_1/x.txt", "secret.log", "new/debug.log", "__pycache__/m.pyc")

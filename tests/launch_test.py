@@ -591,13 +591,13 @@ def test_checks_run_first_and_refuse_a_failing_experiment(toy: Path) -> None:
 
 
 def test_heartbeat_rewrites_the_record_and_flushes_metrics(tmp_path: Path) -> None:
-    from reprokit import launch, metrics
+    from reprokit import liverun, metrics
 
-    rec = launch._Record(tmp_path, {"id": "run_1", "heartbeat_at": "old"})
+    rec = liverun.LiveRecord(tmp_path, {"id": "run_1", "heartbeat_at": "old"})
     rec.update()
     writer = metrics.MetricsWriter(tmp_path / "metrics.jsonl")
     writer.write(0, {"loss": 1.0})
-    beat = launch._Heartbeat(rec, writer, interval=0.0)
+    beat = liverun.Heartbeat(rec, writer, interval=0.0)
     beat.start()
     time.sleep(metrics.FLUSH_INTERVAL_S * 1.5)
     beat.stop()

@@ -230,6 +230,7 @@ def test_replay_reproduces_a_dirty_tree_torch_run_bit_for_bit(
         "source_path": "outputs/run_1",
         "rebuild": "ref",
         "smoke": False,
+        "cwd": ".",
         "verify": {"verdict": "match", "rtol": 0.0, "atol": 0.0, "compared": 3, "mismatches": []},
     }
     assert replayed["git"] == original["git"]
@@ -287,6 +288,29 @@ def test_replay_of_a_replay_points_at_the_root(
         "run_2  run_1 match",
         "run_1  -",
     ]
+
+
+def test_replay_of_a_replay_runs_where_the_original_ran(
+    noise_repo: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Launched from a subfolder whose ignored data/ the config names by relative path: the
+    # replay and the replay of the replay must both run there, not at the worktree root
+    # (where data/scale.txt holds another number).
+    repo = noise_repo
+    write(repo / "work" / "README", "runs are launched from here\n")
+    write(repo / "work" / "data" / "scale.txt", "5.0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "work folder")
+    proc = run_cli(repo / "work", "launch", f"../{NOISE}", "--no-check", "--outputs", "../outputs")
+    assert proc.returncode == 0, proc.stderr
+    assert _replay(repo, monkeypatch, capfd, "run_2", "--verify")[0] == 0
+    assert _record(repo, "run_3")["replay"]["cwd"] == "work"
+    code, _, err = _replay(repo, monkeypatch, capfd, "run_3", "--verify")
+    assert code == 0, err
+    fourth = _record(repo, "run_4")
+    assert fourth["replay_of"] == "run_2"
+    assert fourth["replay"]["cwd"] == "work"
+    assert fourth["replay"]["verify"]["verdict"] == "match"
 
 
 def test_snapshot_ref_deleted_rebuilds_from_the_patch(

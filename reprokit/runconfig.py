@@ -1,0 +1,113 @@
+"""What a run runs: the experiment file checked, its ``main``, and the config ``main``
+receives (after ``--config-file``, ``smoke()`` and ``--seed``), with the seed it used.
+
+Shared by :mod:`reprokit.launch` and the replay's probe of the snapshot
+(:mod:`reprokit.replayprep`), so both resolve a config the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from reprokit import determinism, experiment
+from reprokit.errors import ReprokitError
+from reprokit.settings import Settings
+
+
+def validate_path(path: Path, settings: Settings) -> Path:
+    """The resolved path of an experiment file inside the project, or a clear error."""
+    resolved = path.resolve()
+    if not resolved.is_file():
+        raise ReprokitError(f"{path}: no such experiment file")
+    if experiment.describe(resolved) is None:
+        raise ReprokitError(
+            f"{path}: not an experiment file name",
+            hint="experiments are named <name>_<id>_<parent>.py, e.g. wide_02_01.py",
+        )
+    experiment.module_name(resolved, settings.root)  # raises when outside the project
+    return resolved
+
+
+def resolve_config(
+    module: ModuleType,
+    path: Path,
+    *,
+    seed: int | None,
+    smoke: bool,
+    config_file: Path | None,
+) -> tuple[Any, int, str]:
+    """The config main receives, its seed, and where the seed came from."""
+    if not hasattr(module, "config"):
+        raise ReprokitError(
+            f"{path}: the experiment has no module-level `config`",
+            hint="define `config = Config(...)` (a frozen dataclass instance)",
+        )
+    config = module.config
+    if config_file is not None:
+        from reprokit import configio
+
+        config = configio.load(config_file, type(config))
+    if smoke:
+        smoke_func = getattr(module, "smoke", None)
+        if not callable(smoke_func):
+            raise ReprokitError(
+                f"{path}: --smoke needs a `smoke(config)` function in the experiment",
+                hint="define smoke(config) returning a quick variant, or import the parent's",
+            )
+        config = smoke_func(config)
+    has_seed = dataclasses.is_dataclass(config) and any(
+        f.name == "seed" for f in dataclasses.fields(config)
+    )
+    if seed is not None:
+        if has_seed:
+            config = dataclasses.replace(config, seed=seed)
+        return config, seed, "cli"
+    if has_seed and isinstance(config.seed, int) and not isinstance(config.seed, bool):
+        return config, config.seed, "config"
+    drawn = determinism.draw_seed()
+    if has_seed:  # a `seed: int | None = None` field: record what was used in config.yaml
+        config = dataclasses.replace(config, seed=drawn)
+    return config, drawn, "drawn"
+
+
+def entry_point(module: ModuleType, path: Path, settings: Settings) -> Callable[[Any], Any]:
+    """The experiment's ``main`` (or the entry point named in ``[tool.reprokit]``)."""
+    func = getattr(module, settings.entry, None)
+    if not callable(func):
+        raise ReprokitError(
+            f"{path}: the experiment has no `{settings.entry}(config)` function",
+            hint=f"define def {settings.entry}(config): ... (or import the parent's)",
+        )
+    return func  # type: ignore[no-any-return]
+
+
+def describe_experiment(path: Path, settings: Settings, config: Any) -> dict[str, Any]:
+    """The record's ``experiment`` object: path, module, ids and the hashed lineage chain."""
+    desc = experiment.describe(path)
+    if desc is None:  # guarded by validate_path
+        raise AssertionError(path)
+    chain = experiment.lineage(path)
+    root = settings.root.resolve()
+    config_type = type(config)
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "module": experiment.module_name(path, root),
+        "family": path.parent.relative_to(root).as_posix(),
+        "name": desc.parsed.name,
+        "id": desc.parsed.id_str,
+        "parent": desc.parsed.parent_str,
+        "config_type": f"{config_type.__module__}:{config_type.__qualname__}",
+        "lineage": [
+            {
+                "id": e.parsed.id_str,
+                "name": e.parsed.name,
+                "path": e.path.relative_to(root).as_posix(),
+                "sha256": experiment.file_sha256(e.path),
+            }
+            for e in chain
+        ],
+    }
