@@ -7,29 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from conftest import MINIMAL_EXPERIMENT, write
 from reprokit.checks import static
 from reprokit.cli import main
 
-BASE = """
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 0.1
-
-
-config = Config()
-
-
-def main(config: Config) -> dict[str, float]:
-    return {"score": config.lr}
-
-
-def smoke(config: Config) -> Config:
-    return config
-"""
+BASE = MINIMAL_EXPERIMENT
 
 
 def derived(parent: str, lr: float = 0.2) -> str:

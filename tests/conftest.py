@@ -12,6 +12,27 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The smallest experiment every check accepts (a base with a frozen config, main, smoke).
+MINIMAL_EXPERIMENT = """
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    lr: float = 0.1
+
+
+config = Config()
+
+
+def main(config: Config) -> dict[str, float]:
+    return {"score": config.lr}
+
+
+def smoke(config: Config) -> Config:
+    return config
+"""
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.com",

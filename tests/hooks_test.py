@@ -9,29 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, git, write
+from conftest import MINIMAL_EXPERIMENT, REPO_ROOT, git, write
 from reprokit.cli import main
 from reprokit.hooks_install import HOOK_SCRIPT
 
-GOOD = """
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 0.1
-
-
-config = Config()
-
-
-def main(config: Config) -> dict[str, float]:
-    return {"score": config.lr}
-
-
-def smoke(config: Config) -> Config:
-    return config
-"""
+GOOD = MINIMAL_EXPERIMENT
 NOT_FROZEN = GOOD.replace("@dataclass(frozen=True)", "@dataclass")
 EXP = "experiments/toy/base_01_01.py"
 

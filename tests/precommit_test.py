@@ -8,30 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, git, write
+from conftest import MINIMAL_EXPERIMENT, REPO_ROOT, git, write
 
 BIN = Path(sys.executable).parent
 PRE_COMMIT = BIN / "pre-commit"
 
-BASE = """
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 0.1
-
-
-config = Config()
-
-
-def main(config: Config) -> dict[str, float]:
-    return {"score": config.lr}
-
-
-def smoke(config: Config) -> Config:
-    return config
-"""
+BASE = MINIMAL_EXPERIMENT
 CHILD = """
 from dataclasses import replace
 
