@@ -117,7 +117,9 @@ def _variant_values(
     seeds: Sequence[int],
     smoke: bool,
 ) -> stats.Summary:
-    by_seed: dict[int, float] = {}  # records are oldest first: the latest run per seed wins
+    # Records are oldest first: the latest run per seed wins. Unlike a step's runs (averaged
+    # per seed), a variant is re-launched only to replace a stale one, e.g. after a code change.
+    by_seed: dict[int, float] = {}
     for r in records:
         value = metric_value(r, metric)
         if (

@@ -3,6 +3,8 @@
 Each step compares the seeds of an experiment with the seeds of its parent, in units of the
 pooled seed standard deviation, and names the config fields that changed, taken from the
 configs recorded with the runs (what ``main`` really received), not from today's files.
+Statistics take one value per distinct seed (:func:`reprokit.evidence.by_seed`); runs whose
+metric is NaN or ±inf are counted as diverged and left out of them.
 Runs of one experiment made at different code states are split (:mod:`reprokit.codestates`)
 so a code change that moved the metric is visible instead of being averaged away. The text
 and JSON output are :mod:`reprokit.blame_render`.
@@ -11,7 +13,7 @@ and JSON output are :mod:`reprokit.blame_render`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,9 @@ from typing import Any
 from reprokit import experiment as exp_mod, stats
 from reprokit.blame_render import render, step_json
 from reprokit.blame_targets import family_chains, load_chain_records, resolve_targets
-from reprokit.codestates import CodeState, code_states
+from reprokit.codestates import CodeState, code_states, snapshot_trees, state_key
 from reprokit.errors import ReprokitError
-from reprokit.evidence import is_plain_run, metric_value
+from reprokit.evidence import by_seed, diverged_value, is_plain_run, metric_value
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
@@ -29,6 +31,7 @@ __all__ = [
     "Ablation",
     "Change",
     "CodeState",
+    "SameCode",
     "Step",
     "blame",
     "blame_command",
@@ -58,6 +61,22 @@ class Ablation:
 
 
 @dataclass(frozen=True)
+class SameCode:
+    """A step compared with its parent on the runs both made at one code state.
+
+    Shown when their runs span several code states: the headline Δ then mixes a code
+    change into the config change, this one does not. ``code`` is None when the two never
+    ran at the same code (there is no like-for-like comparison to make)."""
+
+    code: CodeState | None
+    runs: int = 0
+    parent_runs: int = 0
+    delta: float | None = None
+    delta_sigma: float | None = None
+    verdict: str = ""
+
+
+@dataclass(frozen=True)
 class Step:
     """One experiment along the chain, compared with its parent."""
 
@@ -76,7 +95,14 @@ class Step:
     ablation: tuple[Ablation, ...] | None = None
     interaction: float | None = None
     ablation_warning: str | None = None
-    # Values used by --ablate; not part of the output.
+    # The pooled seed std the delta was divided by (None: no noise estimate).
+    sigma: float | None = None
+    # Set when this step's or its parent's runs span several code states.
+    same_code: SameCode | None = None
+    # Runs whose metric was NaN or ±inf: shown, never averaged in.
+    diverged: int = 0
+    diverged_kinds: tuple[str, ...] = ()
+    # Values used by --ablate; not part of the output (``std_parts.n`` is the seed count).
     config: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     seeds: tuple[int, ...] = field(default=(), repr=False, compare=False)
     seed_values: Mapping[int, float] = field(default_factory=dict, repr=False, compare=False)
@@ -136,29 +162,42 @@ def blame(
     rels = [rel_path(e.path, settings.root) for e in chain]
     by_exp = records if records is not None else load_chain_records(settings, rels)
     direction = stats.infer_direction(metric, settings.metric_directions, direction)
+    # Runs that logged the metric as a number, finite or diverged (NaN, ±inf).
+    measured_by_exp = {
+        rel: [r for r in by_exp.get(rel, []) if is_plain_run(r) and _logged(r, metric)]
+        for rel in rels
+    }
+    trees = _chain_trees(measured_by_exp.values(), settings.root)
     steps: list[Step] = []
+    previous: list[dict[str, Any]] = []
     for exp, rel in zip(chain, rels, strict=True):
         recs = list(by_exp.get(rel, []))
-        measured = [r for r in recs if is_plain_run(r) and metric_value(r, metric) is not None]
-        summary = stats.summarize(
-            [v for r in measured if (v := metric_value(r, metric)) is not None]
-        )
+        measured = measured_by_exp[rel]
+        evidence = by_seed(measured, metric)
+        summary = evidence.summary
         config, source = config_of(exp.path, recs, settings)
-        delta = sigma_units = None
+        delta = sigma = sigma_units = None
         changes: list[Change] = []
         if steps:
             parent = steps[-1]
             changes = config_changes(parent.config, config)
             if summary.mean is not None and parent.mean is not None:
                 delta = summary.mean - parent.mean
-                sigma_units = stats.delta_sigma(delta, stats.pooled_std(parent.std_parts, summary))
+                sigma = stats.pooled_std(parent.std_parts, summary)
+                sigma_units = stats.delta_sigma(delta, sigma)
         verdict = stats.verdict(delta, sigma_units, direction) if steps else ""
+        same_code = (
+            _same_code(previous, measured, metric, trees, direction, settings.root)
+            if steps
+            else None
+        )
+        states = tuple(code_states(measured, metric, settings.root))
         steps.append(
             Step(
                 id=exp.parsed.id_str,
                 name=exp.parsed.name,
                 path=rel,
-                runs=summary.n,
+                runs=evidence.runs,
                 mean=summary.mean,
                 std=summary.std,
                 delta=delta,
@@ -166,18 +205,78 @@ def blame(
                 verdict=verdict,
                 changes=tuple(changes),
                 config_from=source,
-                code_states=tuple(code_states(measured, metric, settings.root)),
+                code_states=states,
+                same_code=same_code,
+                sigma=sigma,
+                diverged=evidence.diverged,
+                diverged_kinds=evidence.diverged_kinds,
                 config=config,
-                seeds=tuple(
-                    sorted({r["seed"] for r in measured if isinstance(r.get("seed"), int)})
-                ),
+                seeds=tuple(sorted(evidence.seed_values)),
                 std_parts=summary,
-                seed_values=_seed_values(measured, metric),
+                seed_values=evidence.seed_values,
             )
         )
-    if not any(step.runs for step in steps):
+        previous = measured
+    if not any(step.runs or step.diverged for step in steps):
         _unknown_metric(metric, [r for recs in by_exp.values() for r in recs if is_plain_run(r)])
     return steps
+
+
+def _chain_trees(runs_by_exp: Iterable[Sequence[Mapping[str, Any]]], cwd: Path) -> dict[str, str]:
+    """The tree of every dirty snapshot along the chain, so code states can be matched
+    across experiments (one git call, and only when there is more than one state)."""
+    keys = {(r.get("git") or {}).get("sha") for runs in runs_by_exp for r in runs}
+    snapshots = sorted(
+        {
+            str(git["snapshot"])
+            for runs in runs_by_exp
+            for r in runs
+            if (git := r.get("git") or {}).get("dirty") and git.get("snapshot")
+        }
+    )
+    if len(keys) <= 1 and len(snapshots) <= 1:
+        return {}
+    return snapshot_trees(snapshots, cwd)
+
+
+def _same_code(
+    parent_runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[Mapping[str, Any]],
+    metric: str,
+    trees: Mapping[str, str],
+    direction: str | None,
+    root: Path,
+) -> SameCode | None:
+    """The step vs its parent at the latest code state both ran at (None: one code only)."""
+    parent_at: dict[Any, list[Mapping[str, Any]]] = {}
+    child_at: dict[Any, list[Mapping[str, Any]]] = {}
+    for group, members in ((parent_at, parent_runs), (child_at, runs)):
+        for record in members:
+            group.setdefault(state_key(record, trees), []).append(record)
+    if len(parent_at.keys() | child_at.keys()) <= 1 or not parent_at or not child_at:
+        return None
+    shared = parent_at.keys() & child_at.keys()
+    if not shared:
+        return SameCode(None)
+
+    def latest(key: Any) -> str:
+        return max(str(r.get("started_at") or "") for r in child_at[key] + parent_at[key])
+
+    key = max(shared, key=latest)
+    mine, theirs = by_seed(child_at[key], metric), by_seed(parent_at[key], metric)
+    (state,) = code_states(child_at[key], metric, root)  # one state: no git call
+    delta = sigma_units = None
+    if mine.summary.mean is not None and theirs.summary.mean is not None:
+        delta = mine.summary.mean - theirs.summary.mean
+        sigma_units = stats.delta_sigma(delta, stats.pooled_std(theirs.summary, mine.summary))
+    return SameCode(
+        state,
+        runs=mine.runs,
+        parent_runs=theirs.runs,
+        delta=delta,
+        delta_sigma=sigma_units,
+        verdict=stats.verdict(delta, sigma_units, direction),
+    )
 
 
 def _unknown_metric(metric: str, runs: Sequence[Mapping[str, Any]]) -> None:
@@ -196,14 +295,8 @@ def _unknown_metric(metric: str, runs: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
-def _seed_values(runs: Sequence[Mapping[str, Any]], metric: str) -> dict[int, float]:
-    """The metric per seed (the latest run of each seed), for comparisons on equal seeds."""
-    out: dict[int, float] = {}
-    for record in runs:
-        seed, value = record.get("seed"), metric_value(record, metric)
-        if isinstance(seed, int) and value is not None:
-            out[seed] = value
-    return out
+def _logged(record: Mapping[str, Any], metric: str) -> bool:
+    return metric_value(record, metric) is not None or diverged_value(record, metric) is not None
 
 
 def blame_command(
@@ -250,7 +343,9 @@ def blame_command(
             ]
         else:
             data = [s.to_json() for s in sections[0][1]]
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        # allow_nan=False: the output is strict JSON (step_json turns non-finite numbers
+        # into null), so a NaN slipping through fails loudly here rather than in a parser.
+        print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     print("\n\n".join(render(metric, t, steps, resolved) for t, steps in sections))
     return 0

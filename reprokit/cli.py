@@ -77,8 +77,17 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--where", action="append", default=[], help="e.g. 'optim.lr>=1e-3' (AND-ed)")
     r.add_argument("--sort", help="column to sort by; prefix '-' for descending")
     r.add_argument("--columns", help="comma-separated columns to show")
-    r.add_argument("--all", action="store_true", help="include smoke and ablation runs")
-    r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    r.add_argument(
+        "--all",
+        action="store_true",
+        help="include smoke, ablation and replay runs (hidden by default: not new samples)",
+    )
+    r.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (for reading) | csv | json (exact values, for analysis)",
+    )
     r.add_argument("--json", action="store_true", help="same as --format json")
     r.add_argument("--limit", type=int, help="show at most N runs")
     r.add_argument("--outputs", type=Path)
@@ -128,6 +137,9 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     n.add_argument("name", help="the new experiment's name (snake_case)")
     n.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
     n.add_argument("--family", type=Path, help="create a new family folder with its base")
+    n.add_argument(
+        "--copy", action="store_true", help="allow no --set: same config, code edited by hand"
+    )
 
     sm = add_parser("smoke", help="run every experiment's smoke config in its own process")
     sm.add_argument("paths", nargs="*", type=Path)
@@ -236,7 +248,12 @@ def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
         from reprokit.new import new_command
 
         return new_command(
-            args.parent, args.name, settings=settings, sets=args.sets, family=args.family
+            args.parent,
+            args.name,
+            settings=settings,
+            sets=args.sets,
+            family=args.family,
+            copy=args.copy,
         )
     if cmd == "smoke":
         from reprokit.smoke import smoke_command

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprokit import stats
 from reprokit.errors import ReprokitError
-from reprokit.evidence import metric_value
+from reprokit.evidence import by_seed
 
 
 @dataclass(frozen=True)
@@ -20,10 +19,32 @@ class CodeState:
     sha: str | None
     dirty: bool
     snapshot: str | None
-    runs: int
-    mean: float | None
+    runs: int  # runs with a finite value
+    mean: float | None  # mean and std over seeds (one value per seed: evidence.by_seed)
     std: float | None
     commits_since_previous: tuple[str, ...] = ()
+    seeds: int = 0  # distinct seeds among ``runs``
+    diverged: int = 0  # runs whose value was NaN or ±inf, left out of mean and std
+    # The files a dirty state changed from its HEAD (modified, staged, deleted, untracked).
+    changed: tuple[str, ...] = ()
+
+
+def _changed_files(record: Mapping[str, Any]) -> tuple[str, ...]:
+    git = record.get("git") or {}
+    names: set[str] = set()
+    for key in ("modified", "staged", "deleted", "untracked"):
+        names.update(str(p) for p in git.get(key) or [])
+    return tuple(sorted(names))
+
+
+def state_key(record: Mapping[str, Any], trees: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """What identifies a run's code: HEAD sha, plus the snapshot's tree when it was dirty.
+
+    Two dirty runs from the same files have the same tree though each has its own snapshot
+    commit; the tree also matches across experiments launched from one working state.
+    """
+    sha, snap = _run_key(record)
+    return sha, (trees.get(snap, snap) if snap else None)
 
 
 def _run_key(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -40,16 +61,19 @@ def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> li
     ordered = sorted(runs, key=lambda r: str(r.get("started_at") or ""))
     keys = [_run_key(r) for r in ordered]
     snapshots = sorted({snap for _, snap in keys if snap})
-    trees = _trees(snapshots, cwd) if len({k[0] for k in keys}) > 1 or len(snapshots) > 1 else {}
+    trees = (
+        snapshot_trees(snapshots, cwd)
+        if len({k[0] for k in keys}) > 1 or len(snapshots) > 1
+        else {}
+    )
     groups: dict[tuple[str | None, str | None], list[Mapping[str, Any]]] = {}
-    for record, (sha, snap) in zip(ordered, keys, strict=True):
-        groups.setdefault((sha, trees.get(snap, snap) if snap else None), []).append(record)
+    for record in ordered:
+        groups.setdefault(state_key(record, trees), []).append(record)
     states: list[CodeState] = []
     previous_sha: str | None = None
     for (sha, tree), members in groups.items():
-        summary = stats.summarize(
-            [v for r in members if (v := metric_value(r, metric)) is not None]
-        )
+        evidence = by_seed(members, metric)
+        summary = evidence.summary
         commits: tuple[str, ...] = ()
         if len(groups) > 1 and previous_sha and sha and previous_sha != sha:
             try:
@@ -58,13 +82,25 @@ def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> li
                 commits = ("(commits unavailable: one of the SHAs is not in this clone)",)
         snap = _run_key(members[0])[1] if tree else None
         states.append(
-            CodeState(sha, tree is not None, snap, summary.n, summary.mean, summary.std, commits)
+            CodeState(
+                sha,
+                tree is not None,
+                snap,
+                evidence.runs,
+                summary.mean,
+                summary.std,
+                commits,
+                seeds=summary.n,
+                diverged=evidence.diverged,
+                changed=_changed_files(members[0]) if tree else (),
+            )
         )
         previous_sha = sha
     return states
 
 
-def _trees(snapshots: Sequence[str], cwd: Path) -> dict[str, str]:
+def snapshot_trees(snapshots: Sequence[str], cwd: Path) -> dict[str, str]:
+    """The tree of each snapshot commit (one git call); {} when one is not in this clone."""
     from reprokit.gitcmd import run_git
 
     if not snapshots:

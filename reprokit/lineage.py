@@ -3,15 +3,19 @@ counts and (optionally) a metric's mean ± std per experiment."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reprokit import experiment as exp_mod, stats
+from reprokit import experiment as exp_mod
 from reprokit.errors import ReprokitError
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
-from reprokit.tables import format_mean, plural
+from reprokit.tables import did_you_mean, format_mean, plural
+
+# Statuses of runs that did not complete, in the order lineage names them.
+_UNFINISHED = ("failed", "crashed", "interrupted", "running")
 
 
 def families(settings: Settings, family: Path | None) -> list[Path]:
@@ -24,9 +28,14 @@ def families(settings: Settings, family: Path | None) -> list[Path]:
         if folder.is_file():
             folder = folder.parent
         if not exp_mod.family_members(folder):
+            # Suggest this project's own families, never a made-up example path.
+            existing = [rel_path(f, settings.root) for f in families(settings, None)]
+            listing = ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
             raise ReprokitError(
-                f"{family}: no experiment files here",
-                hint="pass a family folder (e.g. experiments/digits/mlp) or leave it out for all",
+                f"{family}: {'no experiment files here' if folder.is_dir() else 'no such folder'}",
+                hint=did_you_mean(str(family), existing, f"families here: {listing}")
+                if existing
+                else f"no experiment files under {rel_path(settings.experiments, settings.root)}",
             )
         return [folder]
     folders = {p.parent for p in exp_mod.iter_experiment_paths(settings.experiments)}
@@ -40,7 +49,7 @@ def render_family(
     metric: str | None,
 ) -> str:
     """One family as an indented tree (``├─``/``└─``), children under their parent by id."""
-    from reprokit.evidence import is_plain_run, metric_value
+    from reprokit.evidence import by_seed, is_plain_run
 
     members = exp_mod.family_members(folder)
     ids = {m.parsed.id for m in members}
@@ -50,12 +59,13 @@ def render_family(
         children.setdefault(parent, []).append(m)
 
     def label(m: exp_mod.ExperimentFile) -> str:
-        recs = [r for r in runs.get(rel_path(m.path, settings.root), []) if is_plain_run(r)]
-        text = f"{m.path.name}  {plural(len(recs), 'run')}"
+        tried = runs.get(rel_path(m.path, settings.root), [])
+        recs = [r for r in tried if is_plain_run(r)]
+        text = f"{m.path.name}  {plural(len(recs), 'run')}{unfinished(tried)}"
         if not m.parsed.is_base and m.parsed.parent not in ids:
             text += f"  (parent {m.parsed.parent_str} missing)"
         if metric is not None:
-            s = stats.summarize([v for r in recs if (v := metric_value(r, metric)) is not None])
+            s = by_seed(recs, metric).summary  # one value per seed, as blame counts them
             if s.mean is not None:
                 text += f"  {metric} {format_mean(s.mean, s.std)}"
         return text
@@ -71,6 +81,45 @@ def render_family(
 
     walk(None, "")
     return "\n".join(lines)
+
+
+def unfinished(runs: Sequence[Mapping[str, Any]]) -> str:
+    """`` (1 failed, 1 crashed)`` for the runs that did not complete (not smoke, ablation or
+    replay runs), so an experiment that was tried shows it was, though it has ``0 runs``."""
+    counts = Counter(
+        r.get("status")
+        for r in runs
+        if r.get("status") != "completed"
+        and not r.get("smoke")
+        and r.get("ablation_of") is None
+        and r.get("replay_of") is None
+    )
+    parts = [f"{counts[s]} {s}" for s in _UNFINISHED if counts[s]]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _check_metric(
+    metric: str, folders: Sequence[Path], settings: Settings, runs: Mapping[str, Sequence[Any]]
+) -> None:
+    """Refuse a metric no completed run of the shown families logged, as blame does: a typo
+    must not print the tree without the metric and exit 0."""
+    from reprokit.evidence import is_plain_run
+
+    shown = {rel_path(f, settings.root) for f in folders}
+    names = {
+        name
+        for exp, recs in runs.items()
+        if Path(exp).parent.as_posix() in shown
+        for r in recs
+        if is_plain_run(r)
+        for name in r.get("summary") or {}
+    }
+    if names and metric not in names:
+        where = next(iter(shown)) if len(shown) == 1 else "these families"
+        raise ReprokitError(
+            f"no completed run in {where} logged {metric!r} in summary.json",
+            hint=did_you_mean(metric, names, f"logged metrics: {', '.join(sorted(names))}"),
+        )
 
 
 def lineage_command(family: Path | None, *, settings: Settings, metric: str | None) -> int:
@@ -89,8 +138,11 @@ def lineage_command(family: Path | None, *, settings: Settings, metric: str | No
                 "status": row.status,
                 "smoke": row.smoke,
                 "replay_of": row.replay_of,
+                "seed": row.seed,
                 "summary": row.summary,
             }
             by_exp.setdefault(row.experiment, []).append(slim)
+    if metric is not None:
+        _check_metric(metric, folders, settings, by_exp)
     print("\n\n".join(render_family(f, settings, by_exp, metric) for f in folders))
     return 0

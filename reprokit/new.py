@@ -44,6 +44,8 @@ class Created:
 
     path: Path
     assignments: tuple[Assignment, ...]
+    # (dotted path, old, new) as ``blame`` and ``diff`` print them (tables.format_config_value).
+    changes: tuple[tuple[str, str, str], ...] = ()
 
 
 def new_command(
@@ -53,6 +55,7 @@ def new_command(
     settings: Settings,
     sets: Sequence[str],
     family: Path | None,
+    copy: bool = False,
 ) -> int:
     """The ``reprokit new`` command: print the path written and the changes; exit code."""
     if family is not None:
@@ -73,22 +76,31 @@ def new_command(
             "give the parent experiment to derive from",
             hint="reprokit new experiments/<task>/<family>/<parent>.py NAME [--set PATH=VALUE ...]",
         )
-    created = new_experiment(parent, name, sets, settings=settings)
+    created = new_experiment(parent, name, sets, settings=settings, copy=copy)
     print(f"wrote {rel_path(created.path, settings.root)} (parent: {Path(parent).name})")
-    for a in created.assignments:
-        print(f"  {a.path}: {_show(a.old)} -> {_show(a.value)}")
+    for field, old, new in created.changes:
+        print(f"  {field}: {old} → {new}")
     return 0
 
 
 def new_experiment(
-    parent: Path, name: str, sets: Sequence[str], *, settings: Settings, verify: bool = True
+    parent: Path,
+    name: str,
+    sets: Sequence[str],
+    *,
+    settings: Settings,
+    verify: bool = True,
+    copy: bool = False,
 ) -> Created:
     """Write ``NAME_<next id>_<parent id>.py`` next to ``parent``; return what was written.
 
     Raises ReprokitError naming the field for an unknown path or a badly typed value; in that
     case, and when the written file does not import to the expected config, no file is left.
+    Without ``sets`` it refuses unless ``copy``: a new experiment is a change to its parent.
     """
     given, parent = parent, (Path.cwd() / parent).resolve()
+    if not parent.exists():
+        raise _missing_parent(given, parent, settings)
     described = experiment.describe(parent)
     if not parent.is_file() or described is None:
         raise ReprokitError(
@@ -104,6 +116,8 @@ def new_experiment(
     before = set(sys.modules)
     try:
         module = experiment.import_experiment(parent, settings)
+        if not requested and not copy:
+            raise _no_change(given, name, module.config)
         created = _write(parent, described.parsed, module, name, requested, defines, settings)
     finally:
         # Leave no experiment modules behind: a later import in this process (tests, a
@@ -151,7 +165,91 @@ def _write(
         parent_file=parent.name,
         root=settings.root,
     )
-    return Created(_claim(parent.parent, name, parsed, source), assignments)
+    changes = _changes(base_config, assignments)
+    return Created(_claim(parent.parent, name, parsed, source), assignments, changes)
+
+
+def _changes(config: Any, assignments: Sequence[Assignment]) -> tuple[tuple[str, str, str], ...]:
+    """The changes as ``blame``/``diff`` print them: the same plain data (configio.diff of
+    the two configs) and the same text (tables.format_config_value), so ``new`` says
+    ``sgd → adam`` and ``false → true`` as they do."""
+    from reprokit import configio
+    from reprokit.tables import format_config_value as fmt
+
+    changed = config
+    for a in assignments:
+        changed = _replaced(changed, a.path.split("."), a.value)
+    try:
+        diff = configio.diff(config, changed)
+    except configio.ConfigError:  # a field the YAML cannot hold: show the Python values
+        return tuple((a.path, _show(a.old), _show(a.value)) for a in assignments)
+    return tuple((c.path, fmt(c.old), fmt(c.new)) for c in diff)
+
+
+def _replaced(node: Any, parts: Sequence[str], value: Any) -> Any:
+    if not parts:
+        return value
+    inner = _replaced(getattr(node, parts[0]), parts[1:], value)
+    return dataclasses.replace(node, **{parts[0]: inner})
+
+
+def _missing_parent(given: Path, parent: Path, settings: Settings) -> ReprokitError:
+    """The parent file does not exist: name the experiments that do, nearest first."""
+    folder = parent.parent
+    if not folder.is_dir():
+        return ReprokitError(
+            f"{given}: no such file (the folder {rel_path(folder, settings.root)}/ does not"
+            " exist either)",
+            hint="give an existing experiment file, e.g. one `reprokit lineage` lists",
+        )
+    names = [m.path.name for m in experiment.family_members(folder)]
+    if not names:
+        return ReprokitError(
+            f"{given}: no such file, and {rel_path(folder, settings.root)}/ has no experiments",
+            hint=f"start a family with: reprokit new --family {rel_path(folder, settings.root)}"
+            " NAME",
+        )
+    # Compare the name parts: ids alone (``_02_01``) make every file look alike.
+    by_name = {getattr(naming.parse(n), "name", n): n for n in reversed(names)}
+    wanted = naming.parse(parent.name)
+    key = wanted.name if wanted else parent.stem
+    close = [by_name[k] for k in difflib.get_close_matches(key, list(by_name), n=3, cutoff=0.6)]
+    listed = ", ".join(close + [n for n in names if n not in close])
+    lead = f"did you mean {close[0]}? " if close else ""
+    return ReprokitError(
+        f"{given}: no such file",
+        hint=f"{lead}experiments in {rel_path(folder, settings.root)}/: {listed}",
+    )
+
+
+def _no_change(given: Path, name: str, config: Any) -> ReprokitError:
+    """``new`` without ``--set`` would write a copy of the parent: a change makes an experiment."""
+    from reprokit.tables import format_config_value
+
+    example = _first_leaf(config)
+    sample = "--set PATH=VALUE"
+    if example:
+        sample = f"--set {example[0]}=VALUE ({example[0]} is {format_config_value(example[1])} now)"
+    return ReprokitError(
+        f"no --set given: {name} would be an exact copy of {Path(given).name}",
+        hint=f"a new experiment is a change to its parent's config; say which: reprokit new"
+        f" {given} {name} {sample} (or --copy to change only the code, by hand)",
+    )
+
+
+def _first_leaf(config: Any, prefix: str = "") -> tuple[str, Any] | None:
+    """The first non-group field of ``config`` (dotted) and its value, for an example."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return None
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            found = _first_leaf(value, f"{prefix}{f.name}.")
+            if found:
+                return found
+        elif isinstance(value, bool | int | float | str):
+            return f"{prefix}{f.name}", value
+    return None
 
 
 def new_family(family: Path, name: str, *, settings: Settings) -> Path:

@@ -2,7 +2,13 @@
 
 :func:`load_runs` gives one :class:`RunRow` per run; :func:`reprokit.tables.render_table`
 turns rows into text. Filtering (``--where``) and sorting reuse :mod:`reprokit.where` on
-:meth:`RunRow.as_record`.
+:meth:`RunRow.as_record`. The table shows values for reading (4 significant digits,
+``1m05s``); CSV and JSON carry them for analysis (exact numbers, seconds, ISO 8601 UTC).
+
+Smoke runs, ablation variants and replays are left out unless ``include_all`` (``--all``):
+a replay re-runs a recorded seed, so counting it next to its original would give that seed
+twice the weight in a mean and shrink a std (as :func:`reprokit.evidence.is_plain_run`
+leaves it out of blame and lineage).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import fnmatch
 import io
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +28,15 @@ from typing import Any
 from reprokit import index, store
 from reprokit.errors import EXIT_OK, ReprokitError
 from reprokit.settings import Settings
-from reprokit.tables import format_duration, format_started, format_value, render_table
+from reprokit.tables import (
+    data_value,
+    format_duration,
+    format_started,
+    format_value,
+    iso_utc,
+    plural,
+    render_table,
+)
 
 BASE_COLUMNS = ("id", "experiment", "status", "git", "started", "duration")
 # Columns computed for display (the rest are fields of reprokit.where.flat_row).
@@ -35,6 +50,19 @@ CELL_NAMES = (
     "seed",
     "note",
     "replay",
+)
+# The default CSV columns: named as --where, --columns and runs_frame name them, with the
+# exact values (full SHA, seconds, ISO 8601 UTC) rather than the table's short forms.
+CSV_COLUMNS = (
+    "id",
+    "experiment",
+    "status",
+    "git.sha",
+    "git.dirty",
+    "started_at",
+    "duration_s",
+    "seed",
+    "replay_of",
 )
 STATUSES = ("completed", "failed", "interrupted", "crashed", "running")
 
@@ -62,6 +90,8 @@ class RunRow:
     summary: dict[str, Any]
     config_json: str
     record_json: str
+    # The latest replay of this run: (its id, its verify verdict or None when unverified).
+    replayed_by: tuple[str, str | None] | None = None
 
     @cached_property
     def config(self) -> Any:
@@ -75,22 +105,36 @@ class RunRow:
         return data
 
     def as_record(self) -> dict[str, Any]:
-        """The shape :mod:`reprokit.where` reads: the record plus config, summary, dir."""
+        """The shape :mod:`reprokit.where` reads: the record plus config, summary, dir, and
+        ``replayed_by`` (``{"id", "verdict"}`` of the latest replay, or None)."""
+        replayed = self.replayed_by
         return {
             **self.record,
             "status": self.status,
             "config": self.config,
             "summary": self.summary,
             "dir": str(self.dir),
+            "replayed_by": {"id": replayed[0], "verdict": replayed[1]} if replayed else None,
         }
 
 
+def hidden_kind(smoke: Any, ablation: Any, replay_of: Any) -> str | None:
+    """``"smoke"``, ``"ablation"`` or ``"replay"`` for a run listed only with ``--all``."""
+    if smoke:
+        return "smoke"
+    if ablation:
+        return "ablation"
+    return "replay" if replay_of else None
+
+
 def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
-    """Every run under ``settings.outputs``, newest first. Smoke and ablation runs are
-    left out unless ``include_all``."""
+    """Every run under ``settings.outputs``, newest first. Smoke runs, ablation variants
+    and replays are left out unless ``include_all``."""
     result = []
-    for r in index.rows(settings.outputs):
-        if not include_all and (r["smoke"] or r["ablation"]):
+    all_rows = index.rows(settings.outputs)
+    replays = _latest_replays(all_rows)
+    for r in all_rows:
+        if not include_all and hidden_kind(r["smoke"], r["ablation"], r["replay_of"]):
             continue
         record = {
             "status": r["status"],
@@ -120,10 +164,29 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
                 summary=json.loads(r["summary"]),
                 config_json=r["config"],
                 record_json=r["record"],
+                replayed_by=replays.get(r["id"]),
             )
         )
     result.reverse()
     return result
+
+
+def _latest_replays(rows: Sequence[Any]) -> dict[str, tuple[str, str | None]]:
+    """For each replayed run, its latest replay and that replay's verdict: the original's
+    row shows it even though replays themselves are listed only with ``--all``."""
+    latest: dict[str, tuple[int, str, str | None]] = {}
+    for r in rows:
+        original = r["replay_of"]
+        if not original or (original in latest and latest[original][0] > r["num"]):
+            continue
+        latest[original] = (r["num"], r["id"], _verdict(json.loads(r["record"])))
+    return {original: (rid, verdict) for original, (_, rid, verdict) in latest.items()}
+
+
+def _verdict(record: dict[str, Any]) -> str | None:
+    replay = record.get("replay")
+    checked = replay.get("verify") if isinstance(replay, dict) else None
+    return str(checked["verdict"]) if isinstance(checked, dict) and checked.get("verdict") else None
 
 
 def format_git(row: RunRow) -> str:
@@ -187,14 +250,56 @@ def cells(
 
 
 def format_replay(row: RunRow) -> str:
-    """``run_3 match`` for a verified replay of run_3, ``run_3`` unverified, ``-`` otherwise."""
-    if not row.replay_of:
-        return "-"
-    replay = row.record.get("replay")
-    checked = replay.get("verify") if isinstance(replay, dict) else None
-    if isinstance(checked, dict) and checked.get("verdict"):
-        return f"{row.replay_of} {checked['verdict']}"
-    return row.replay_of
+    """``of run_3: match`` on a verified replay of run_3 (``of run_3`` unverified);
+    ``by run_9: match`` on a run whose latest replay is run_9; ``-`` otherwise."""
+    if row.replay_of:
+        verdict = _verdict(row.record)
+        return f"of {row.replay_of}" + (f": {verdict}" if verdict else "")
+    if row.replayed_by:
+        rid, verdict = row.replayed_by
+        return f"by {rid}" + (f": {verdict}" if verdict else "")
+    return "-"
+
+
+def data_cells(
+    row: RunRow,
+    columns: Sequence[str],
+    settings: Settings,
+    flat: dict[str, Any] | None = None,
+) -> list[str]:
+    """CSV cells: the values themselves (see :func:`reprokit.tables.data_value`). The table's
+    column names give their exact counterparts: ``git`` the full SHA, ``started`` ISO 8601
+    UTC, ``duration`` seconds, ``experiment`` the recorded path, ``replay`` the original."""
+    base: dict[str, Any] = {
+        "id": row.id,
+        "experiment": row.experiment,
+        "status": row.status,
+        "git": row.git_sha,
+        "git.sha": row.git_sha,
+        "git.dirty": row.git_dirty,
+        "started": iso_utc(row.started_at),
+        "started_at": iso_utc(row.started_at),
+        "duration": row.duration_s,
+        "duration_s": row.duration_s,
+        "seed": row.seed,
+        "note": row.note,
+        "replay": row.replay_of,
+        "replay_of": row.replay_of,
+    }
+    out = []
+    for column in columns:
+        if column in base:
+            value = base[column]
+        elif column.startswith("metric."):
+            value = row.summary.get(column[7:])
+        else:
+            from reprokit.where import flat_row, resolve_key
+
+            flat = flat_row(light_record(row)) if flat is None else flat
+            key = resolve_key(column, flat)
+            value = None if key is None else flat[key]
+        out.append(data_value(value))
+    return out
 
 
 def row_json(row: RunRow) -> dict[str, Any]:
@@ -205,12 +310,16 @@ def row_json(row: RunRow) -> dict[str, Any]:
         "status": row.status,
         "git_sha": row.git_sha,
         "git_dirty": row.git_dirty,
-        "started_at": row.started_at,
+        "started_at": iso_utc(row.started_at),
         "duration_s": row.duration_s,
         "seed": row.seed,
         "smoke": row.smoke,
         "ablation": row.ablation,
         "replay_of": row.replay_of,
+        "replayed_by": row.replayed_by[0] if row.replayed_by else None,
+        "replay_verdict": _verdict(row.record)
+        if row.replay_of
+        else (row.replayed_by[1] if row.replayed_by else None),
         "note": row.note,
         "summary": row.summary,
     }
@@ -225,7 +334,8 @@ def light_record(row: RunRow) -> dict[str, Any]:
         "status": row.status,
         "seed": row.seed,
         "smoke": row.smoke,
-        "ablation_of": {} if row.ablation else None,
+        # Decoded only for ablation variants (few): run.json copies cost ~40 µs each.
+        "ablation_of": (row.record.get("ablation_of") or {}) if row.ablation else None,
         "replay_of": row.replay_of,
         "started_at": row.started_at,
         "duration_s": row.duration_s,
@@ -284,35 +394,50 @@ def runs_command(
     limit: int | None = None,
 ) -> int:
     """Print the runs under ``settings.outputs`` as a table, CSV or JSON."""
-    rows = select(load_runs(settings, include_all), exp=exp, status=status, where=where, sort=sort)
+    everything = load_runs(settings, include_all=True)
+    listed = everything if include_all else [r for r in everything if not _hidden(r)]
+    rows = select(listed, exp=exp, status=status, where=where, sort=sort)
+    if not rows:
+        # Said for every format (on stderr, so CSV/JSON output stays clean): an empty
+        # answer must not read as an empty outputs folder.
+        print(_nothing_listed(settings, everything, listed, exp, status, where), file=sys.stderr)
     if limit is not None:
         rows = rows[: max(limit, 0)]
     if fmt == "json":
         print(json.dumps([row_json(r) for r in rows], indent=1, sort_keys=True))
         return EXIT_OK
+    flats: list[dict[str, Any] | None] = [None] * len(rows)
     if columns:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
         from reprokit.where import check_fields, flat_row
 
-        flats = [flat_row(light_record(r)) for r in rows]
-        if rows:
-            check_fields([c for c in chosen if c not in CELL_NAMES], flats)
-        body = [cells(r, chosen, settings, f) for r, f in zip(rows, flats, strict=True)]
-    else:
-        # A "replay" column (original and verdict) only when some listed run is a replay.
-        base = [*BASE_COLUMNS, "replay"] if any(r.replay_of for r in rows) else list(BASE_COLUMNS)
-        chosen = [*base, *metric_names(rows)]
+        known = (*CELL_NAMES, *CSV_COLUMNS) if fmt == "csv" else CELL_NAMES
+        asked = [c for c in chosen if c not in known]
+        if asked:
+            flats = [flat_row(light_record(r)) for r in rows]
+            if rows:
+                check_fields(asked, [f for f in flats if f is not None])
+        keys = chosen
+    elif fmt == "csv":
+        chosen = [*CSV_COLUMNS, *metric_names(rows)]
         # By construction these are metrics: the `metric.` key skips the config lookup.
+        keys = [*CSV_COLUMNS, *(f"metric.{m}" for m in metric_names(rows))]
+    else:
+        # A "replay" column (which run, and the verdict) only when a listed run is a replay
+        # or was replayed.
+        replayed = any(r.replay_of or r.replayed_by for r in rows)
+        base = [*BASE_COLUMNS, "replay"] if replayed else list(BASE_COLUMNS)
+        chosen = [*base, *metric_names(rows)]
         keys = [*base, *(f"metric.{m}" for m in metric_names(rows))]
-        body = [cells(r, keys, settings) for r in rows]
     if fmt == "csv":
+        body = [data_cells(r, keys, settings, f) for r, f in zip(rows, flats, strict=True)]
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows([chosen, *body])
         sys.stdout.write(out.getvalue())
         return EXIT_OK
     if not rows:
-        print(f"no runs in {settings.outputs}", file=sys.stderr)
         return EXIT_OK
+    body = [cells(r, keys, settings, f) for r, f in zip(rows, flats, strict=True)]
     numeric = {
         i
         for i, c in enumerate(chosen)
@@ -320,6 +445,39 @@ def runs_command(
     }
     sys.stdout.write(render_table(chosen, body, numeric))
     return EXIT_OK
+
+
+def _hidden(row: RunRow) -> str | None:
+    return hidden_kind(row.smoke, row.ablation, row.replay_of)
+
+
+def _nothing_listed(
+    settings: Settings,
+    everything: Sequence[RunRow],
+    listed: Sequence[RunRow],
+    exp: str | None,
+    status: str | None,
+    where: Sequence[str],
+) -> str:
+    """``no run matches --where 'loss>100' (25 runs in outputs; 2 replays hidden: --all)``."""
+    if not everything:
+        return f"no runs in {settings.outputs}"
+    shown = f"{plural(len(listed), 'run')} in {settings.outputs}"
+    if len(listed) < len(everything):
+        hidden = Counter(kind for row in everything if (kind := _hidden(row)) is not None)
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(hidden.items()))
+        one = sum(hidden.values()) == 1
+        shown += (
+            f"; {kinds} {'run' if one else 'runs'} hidden: --all lists {'it' if one else 'them'}"
+        )
+    filters = [
+        *([f"--exp {exp!r}"] if exp is not None else []),
+        *([f"--status {status}"] if status is not None else []),
+        *(f"--where {w!r}" for w in where),
+    ]
+    if not filters:
+        return f"no runs to list ({shown})"
+    return f"no run matches {' '.join(filters)} ({shown})"
 
 
 def _settings(outputs: str | Path | None, root: str | Path | None) -> Settings:
@@ -343,6 +501,8 @@ def runs(
     """Run records (run.json plus ``config``, ``summary`` and ``dir``) with the filters of
     ``reprokit runs``; newest first unless ``sort``. ``where`` is one expression or several
     (AND-ed), e.g. ``reprokit.runs(where=["optim.lr>=1e-3", "val_acc>0.9"], sort="-val_acc")``.
+    Smoke runs, ablation variants and replays (a replay repeats a recorded seed: not a new
+    sample) are left out unless ``include_all=True``.
     """
     settings = _settings(outputs, root)
     exprs = [where] if isinstance(where, str) else list(where)
@@ -363,10 +523,14 @@ def runs_frame(
     outputs: str | Path | None = None,
     root: str | Path | None = None,
 ) -> Any:
-    """A pandas DataFrame, one row per run (filters as :func:`runs`), with flattened columns:
-    ``id``, ``experiment``, ``name``, ``status``, ``seed``, ``smoke``, ``ablation``,
-    ``started_at`` (UTC datetime), ``duration_s``, ``git.sha``, ``git.dirty``,
-    ``config.<dotted path>``, ``metric.<name>``, ``env.python`` and ``env.<package>`` versions.
+    """A pandas DataFrame, one row per run (filters as :func:`runs`: no smoke, ablation or
+    replay runs unless ``include_all=True``), with flattened columns: ``id``, ``experiment``,
+    ``name``, ``status``, ``seed``, ``smoke``, ``ablation``, ``ablation_of.field``,
+    ``replay_of`` (the original run's id, None for an original), ``replayed_by`` (the latest
+    replay of a run), ``replay_verdict`` (a replay's verify verdict; on an original, its
+    latest replay's), ``started_at`` (UTC
+    datetime), ``duration_s``, ``note``, ``git.sha``, ``git.dirty``, ``config.<dotted path>``,
+    ``metric.<name>``, ``env.python`` and ``env.<package>`` versions.
     Needs pandas (``pip install 'reprokit[frame]'``)."""
     try:
         import pandas as pd
@@ -383,6 +547,11 @@ def runs_frame(
         limit=limit, outputs=outputs, root=root,
     ):  # fmt: skip
         row = flat_row(record)
+        replayed = record.get("replayed_by") or {}
+        row["replayed_by"] = replayed.get("id")
+        row["replay_verdict"] = (
+            replayed.get("verdict") if not record.get("replay_of") else (_verdict(record))
+        )
         # The index leaves package lists out (they are most of a record); read them here.
         full = store.read_record(Path(record["dir"]))
         env = full.get("environment") or {}

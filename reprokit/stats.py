@@ -4,14 +4,25 @@ and which way a metric is better."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Substrings of metric names whose direction is obvious; checked lower-first so that
-# `val_loss` (contains "loss") is lower even though nothing else matches.
-_LOWER = ("loss", "err", "error", "perplexity", "ppl", "mse", "mae", "time")
-_HIGHER = ("acc", "f1", "auc", "precision", "recall", "score", "reward")
+# Words of metric names whose direction is obvious, matched against whole name tokens (not
+# substrings: "time" inside `reward_per_timestep` made that lower-is-better). The lower list
+# is checked first because a name holding words of both lists is usually a cost measured on
+# a quantity that is itself higher-is-better: `acc_err`, `score_mse`, `time_to_acc`.
+_LOWER = frozenset(
+    ("loss", "err", "error", "perplexity", "ppl", "mse", "mae", "rmse", "nll", "time", "latency")
+)
+_HIGHER = frozenset(
+    ("acc", "accuracy", "f1", "auc", "precision", "recall", "score", "reward", "return")
+)
+# Token boundaries: "_", "/", ".", "-" and any other non-alphanumeric character
+# (`val/loss`, `top1-acc`, `acc@1`), and a lower-to-upper camelCase step (`valLoss`).
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
 NOISE_SIGMAS = 2.0
 
 
@@ -32,7 +43,8 @@ def as_float(value: Any) -> float | None:
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    """Mean and sample std; std is None below two values, mean None for none."""
+    """Mean and sample std of finite values (one per seed: ``evidence.by_seed``); std is None
+    below two values, mean None for none."""
     n = len(values)
     if n == 0:
         return Summary(0, None, None)
@@ -82,9 +94,14 @@ def infer_direction(
         return explicit
     if overrides and metric in overrides:
         return overrides[metric]
-    name = metric.lower()
-    if any(word in name for word in _LOWER):
+    tokens = name_tokens(metric)
+    if tokens & _LOWER:
         return "lower"
-    if any(word in name for word in _HIGHER):
+    if tokens & _HIGHER:
         return "higher"
     return None
+
+
+def name_tokens(metric: str) -> frozenset[str]:
+    """The lower-case words of a metric name: ``"val/topAcc_1"`` → ``{"val", "top", "acc", "1"}``."""
+    return frozenset(t for t in _SEPARATORS.split(_CAMEL.sub("_", metric).lower()) if t)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,3 +68,48 @@ def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: 
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(header), *(fmt(line) for line in body)]) + "\n"
+
+
+def iso_utc(value: str | None) -> str | None:
+    """A recorded timestamp as ISO 8601 in UTC (``2026-11-25T20:01:02.123456+00:00``); the
+    text unchanged when it does not parse, None when missing."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).isoformat(timespec="microseconds")
+    except ValueError:
+        return value
+
+
+def data_value(value: Any) -> str:
+    """A CSV cell for analysis, not for reading: empty for None, ``true``/``false``, numbers
+    exactly (``repr``: ``float(cell)`` gives the recorded value back), lists and mappings as
+    JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple | dict):
+        import json
+
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def did_you_mean(word: str, names: Iterable[str], otherwise: str) -> str:
+    """The hint for a misspelled name: ``did you mean a, b?`` with up to three close matches
+    among ``names``, else ``otherwise``. Shared so every command suggests the same way."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(set(names)), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(close)}?" if close else otherwise
+
+
+def format_config_value(value: Any) -> str:
+    """A config value (plain data) in a change line ``optim.name: sgd → adam``: strings
+    bare, everything else as JSON (``true``, ``null``, ``[1, 2]``), as blame and diff show it."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)

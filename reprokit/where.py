@@ -9,7 +9,6 @@ are flattened into rows with dotted keys (``config.optim.lr``, ``metric.val_acc`
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit.errors import ReprokitError
+from reprokit.tables import did_you_mean
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -46,11 +46,10 @@ class Condition:
     text: str
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        """Whether ``row`` satisfies the comparison; a missing field or a type clash is False."""
+        """Whether ``row`` satisfies the comparison; a type clash is False. A field the run
+        lacks is null (a run that never logged a metric matches ``val_acc==null``)."""
         key = resolve_key(self.field, row)
-        if key is None:
-            return False
-        return compare(row[key], self.op, self.value)
+        return compare(None if key is None else row[key], self.op, self.value)
 
 
 def parse_value(text: str) -> Any:
@@ -128,6 +127,10 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "seed": record.get("seed"),
         "smoke": bool(record.get("smoke")),
         "ablation": record.get("ablation_of") is not None,
+        # Which config field an ablation variant tested; None for other runs.
+        "ablation_of.field": (record.get("ablation_of") or {}).get("field"),
+        # The original run a replay re-ran (same seed: not a new sample for statistics).
+        "replay_of": record.get("replay_of"),
         "started_at": record.get("started_at"),
         "duration_s": record.get("duration_s"),
         "note": record.get("note"),
@@ -159,13 +162,90 @@ def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> No
             candidates = sorted(
                 {k.split(".", 1)[1] if k.startswith(("config.", "metric.")) else k for k in known}
             )
-        close = difflib.get_close_matches(field, candidates, n=3, cutoff=0.6)
-        hint = (
-            f"did you mean {', '.join(close)}?"
-            if close
-            else "`reprokit runs --json` shows every field"
-        )
+        hint = did_you_mean(field, candidates, "`reprokit runs --json` shows every field")
         raise ReprokitError(f"unknown field {field!r}: no run has it", hint=hint)
+
+
+def _kind(value: Any) -> str | None:
+    """What :func:`compare` treats a value as: None (missing), bool, number, list or text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list | tuple):
+        return "list"
+    return "text"
+
+
+_KIND_NOUNS = {"bool": "true/false", "number": "numbers", "list": "lists", "text": "text"}
+_VALUE_NOUNS = {"bool": "true/false", "number": "a number", "list": "a list", "text": "text"}
+
+
+def check_types(conditions: Iterable[Condition], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a comparison that cannot be true for the reason of types, not of values.
+
+    Without this `optim.lr>abc` or `optim.name>5` quietly matched nothing, which reads as
+    "no run is like that" (a newcomer's report). A field may hold different kinds in
+    different runs (a config field that is 0.1 in one experiment and "cosine" in another):
+    the value must fit at least one kind present, and is then compared with the runs of
+    that kind only. Runs where the field is null or absent say nothing about its type.
+    Ordering (< <= > >=) is refused for null, true/false and lists, which have no order;
+    text orders as text, which is what ISO dates need (`started_at>=2026-11-25`).
+    """
+    for c in conditions:
+        vkind = _kind(c.value)
+        ordering = c.op not in ("==", "!=")
+        if ordering and vkind in (None, "bool"):
+            raise ReprokitError(
+                f"--where {c.text!r}: {'null' if vkind is None else 'true/false'} has no order",
+                hint=f"compare it with == or !=, e.g. {c.field}=={_raw_value(c)}",
+            )
+        if vkind is None:
+            continue  # `x==null` / `x!=null` ask about presence: always a fair question
+        samples: dict[str, Any] = {}
+        for row in rows:
+            key = resolve_key(c.field, row)
+            kind = None if key is None else _kind(row[key])
+            if key is not None and kind is not None:
+                samples.setdefault(kind, row[key])
+        if not samples:
+            continue  # null in every run: nothing to clash with
+        # A list is compared through its text form (`model.sizes==[64, 64]`).
+        fits = vkind in samples or (vkind == "text" and "list" in samples)
+        if fits and not (ordering and set(samples) <= {"bool", "list"}):
+            continue
+        kinds = " and ".join(_KIND_NOUNS[k] for k in sorted(samples))
+        if fits:
+            message = f"--where {c.text!r}: {c.field} holds {kinds}, which have no order"
+            hint = f"compare it with == or !=, e.g. {c.field}=={_text(samples[min(samples)])}"
+        else:
+            message = f"--where {c.text!r}: {c.field} holds {kinds}, not {_VALUE_NOUNS[vkind]}"
+            hint = _type_hint(c, samples)
+        raise ReprokitError(message, hint=hint)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(list(value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _raw_value(c: Condition) -> str:
+    m = _EXPR_RE.match(c.text)
+    return m["value"] if m is not None else _text(c.value)
+
+
+def _type_hint(c: Condition, samples: Mapping[str, Any]) -> str:
+    if "number" in samples:
+        return f"compare it with a number, e.g. {c.field}{c.op}{samples['number']!r}"
+    if "text" in samples:
+        raw = _raw_value(c).strip("'\"")
+        return f"quote the value to compare it as text: {c.field}{c.op}'{raw}'"
+    if "bool" in samples:
+        return f"compare it with true or false, e.g. {c.field}=={_text(samples['bool'])}"
+    return f"write the whole list, e.g. {c.field}=={_text(samples['list'])}"
 
 
 def filter_rows(rows: Sequence[Mapping[str, Any]], where: Sequence[str]) -> list[int]:
@@ -173,6 +253,7 @@ def filter_rows(rows: Sequence[Mapping[str, Any]], where: Sequence[str]) -> list
     conditions = [parse(expr) for expr in where]
     if rows:
         check_fields([c.field for c in conditions], rows)
+        check_types(conditions, rows)
     return [i for i, row in enumerate(rows) if all(c.matches(row) for c in conditions)]
 
 

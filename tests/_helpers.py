@@ -32,6 +32,7 @@ def write_run(
     started_at: str | None = None,
     metrics: list[dict[str, Any]] | None = None,
     packages: dict[str, str] | None = None,
+    modified: list[str] | None = None,
 ) -> Path:
     """A run folder ``outputs/run_<n>`` following docs/architecture.md (format_version 1)."""
     run_dir = outputs / f"run_{n}"
@@ -62,7 +63,7 @@ def write_run(
             "branch": "main",
             "dirty": dirty,
             "snapshot": snapshot or sha,
-            "modified": [],
+            "modified": modified or [],
         },
         environment={
             "python": {"version": "3.11.9"},

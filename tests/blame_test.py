@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _helpers import launch_seeds, write_run
 
-from conftest import git, write
+from conftest import git, run_cli, write
 from reprokit import blame as blame_mod, stats
 from reprokit.cli import main
 from reprokit.settings import load_settings
@@ -95,10 +95,11 @@ def test_blame_json_structure(toy: Path, capsys: pytest.CaptureFixture[str]) -> 
         {"id": "03", "name": "noop", "path": f"{FAMILY}/noop_03_02.py"},
     ]
     both = steps[1]
-    assert both["runs"] == 3
+    assert (both["runs"], both["seeds"], both["diverged"], both["diverged_values"]) == (3, 3, 0, [])
     assert both["mean"] == pytest.approx(3.0)
     assert both["std"] == pytest.approx(0.02)
     assert both["delta"] == pytest.approx(2.0)
+    assert both["sigma"] == pytest.approx(0.02)
     assert both["delta_sigma"] == pytest.approx(100.0)
     assert both["verdict"] == "better"
     assert both["changes"] == [
@@ -111,6 +112,8 @@ def test_blame_json_structure(toy: Path, capsys: pytest.CaptureFixture[str]) -> 
             "dirty": False,
             "snapshot": None,
             "runs": 3,
+            "seeds": 3,
+            "diverged": 0,
             "mean": pytest.approx(3.0),
             "std": pytest.approx(0.02),
             "commits_since_previous": [],
@@ -439,9 +442,12 @@ def test_dirty_runs_group_by_snapshot_tree(repo: Path) -> None:
     outputs = repo / "outputs"
     exp = f"{FAMILY}/base_01_01.py"
     write_run(outputs, 1, exp, seed=1, sha=head, summary={"score": 1.0})
-    write_run(outputs, 2, exp, seed=2, sha=head, dirty=True, snapshot=s1, summary={"score": 2.0})
-    write_run(outputs, 3, exp, seed=3, sha=head, dirty=True, snapshot=s2, summary={"score": 2.2})
-    write_run(outputs, 4, exp, seed=4, sha=head, dirty=True, snapshot=s3, summary={"score": 3.0})
+    helper = [f"{FAMILY}/_helper.py"]
+    for n, snap, score in ((2, s1, 2.0), (3, s2, 2.2), (4, s3, 3.0)):
+        write_run(
+            outputs, n, exp, seed=n, sha=head, dirty=True, snapshot=snap, modified=helper,
+            summary={"score": score},
+        )  # fmt: skip
     (step,) = blame_mod.blame("score", repo / exp, settings=load_settings(repo))
     assert [(s.dirty, s.snapshot, s.runs, s.mean) for s in step.code_states] == [
         (False, None, 1, 1.0),
@@ -450,7 +456,242 @@ def test_dirty_runs_group_by_snapshot_tree(repo: Path) -> None:
     ]
     assert blame_mod.render("score", exp, [step], None).endswith(
         "    code states:\n"
-        f"      {head[:7]}{' ' * 17}1 run  1\n"
-        f"      {head[:7]}+dirty@{s1[:7]}  2 runs  2.1 ± 0.14\n"
-        f"      {head[:7]}+dirty@{s3[:7]}   1 run  3"
+        f"      {head[:7]}{' ' * 38}1 run  1\n"
+        f"      {head[:7]} + uncommitted _helper.py [{s1[:7]}]  2 runs  2.1 ± 0.14\n"
+        f"      {head[:7]} + uncommitted _helper.py [{s3[:7]}]   1 run  3"
+    )
+
+
+# --- seeds, not runs, are the samples; diverged runs are shown, never averaged ---------------
+
+
+def _strict_json(text: str) -> object:
+    """``json.loads`` that fails on NaN/Infinity, which strict JSON parsers reject."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"--json printed {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _launch_plain(repo: Path, exp: str, times: int) -> None:
+    """``reprokit launch`` with no --seed: every run uses the config's default seed 0."""
+    for _ in range(times):
+        proc = run_cli(repo, "launch", f"{FAMILY}/{exp}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+EXPECTED_RELAUNCHED = """\
+blame score along experiments/toy/tiny_04_01.py (higher is better)
+
+step           runs  score    Δ vs parent
+01 base  2 (1 seed)  -0.9906
+04 tiny  2 (1 seed)  -0.9906  +2e-07 ▲ no noise estimate
+    a: 1.0 → 1.0000001"""
+
+
+@pytest.mark.slow
+def test_relaunched_seed_is_one_sample(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: each re-launch of seed 0 counted as a sample, so deterministic runs gave σ = 0
+    # and a 1e-7 change read "+infσ ▲ better".
+    _real_family(repo)
+    write(
+        repo / FAMILY / "tiny_04_01.py", DERIVED.format(parent="base_01_01", changes="a=1.0000001")
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "tiny change")
+    _launch_plain(repo, "base_01_01.py", 2)
+    _launch_plain(repo, "tiny_04_01.py", 2)
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/tiny_04_01.py"]) == 0
+    assert capsys.readouterr().out == EXPECTED_RELAUNCHED + "\n"
+
+    # A second seed on each side gives a real noise estimate: the change is within it, and
+    # seed 0's two runs still count once (mean over 2 seeds, std from 2 values).
+    _launch(repo, "base_01_01.py", 1)
+    _launch(repo, "tiny_04_01.py", 1)
+    assert main(["blame", "score", f"{FAMILY}/tiny_04_01.py", "--json"]) == 0
+    base, tiny = _strict_json(capsys.readouterr().out)  # type: ignore[misc]
+    assert (tiny["runs"], tiny["seeds"]) == (3, 2)
+    values = [stats.as_float(v) for v in (base["mean"], tiny["mean"])]
+    assert values[1] - values[0] == pytest.approx(2e-7, abs=1e-9)  # type: ignore[operator]
+    assert tiny["std"] > 0.001 and tiny["verdict"] == "within noise"
+    assert [(s["runs"], s["seeds"]) for s in tiny["code_states"]] == [(3, 2)]
+
+
+NAN_CHILD = """
+from __future__ import annotations
+
+from dataclasses import replace
+
+from experiments.toy.base_01_01 import config as parent_config, main as parent_main, smoke
+
+config = replace(parent_config, b=0.5)
+
+
+def main(config):
+    # Seed 2 diverges; seed 3 overflows.
+    bad = {2: float("nan"), 3: float("inf")}
+    return {"score": bad[config.seed]} if config.seed in bad else parent_main(config)
+
+
+__all__ = ["config", "main", "smoke"]
+"""
+
+
+@pytest.mark.slow
+def test_diverged_runs_are_shown_and_left_out(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: a NaN run made the mean NaN, printed "nan ± nan +nan (+nanσ) = worse", and
+    # --json emitted NaN (not JSON).
+    _real_family(repo)
+    write(repo / FAMILY / "diverge_04_01.py", NAN_CHILD)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a child that diverges")
+    _launch(repo, "base_01_01.py", 0, 1)
+    _launch(repo, "diverge_04_01.py", 0, 1, 2, 2, 3)
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/diverge_04_01.py"]) == 0
+    out = capsys.readouterr().out
+    assert "04 diverge     2  0.5" in out
+    # b 1 -> 0.5 adds 1.5 exactly: seeds 0 and 1 carry the same noise on both sides.
+    assert "+1.5 (+" in out and "▲ better\n" in out
+    assert out.endswith(
+        "    b: 1.0 → 0.5\n    3 runs diverged (inf, nan): left out of mean and σ\n"
+    )
+    assert "nan ±" not in out and "nanσ" not in out
+
+    assert main(["blame", "score", f"{FAMILY}/diverge_04_01.py", "--json"]) == 0
+    base, child = _strict_json(capsys.readouterr().out)  # type: ignore[misc]
+    assert (child["runs"], child["seeds"], child["diverged"]) == (2, 2, 3)
+    assert child["diverged_values"] == ["inf", "nan"]
+    assert child["mean"] == pytest.approx(0.5, abs=0.05)
+    assert child["delta"] == pytest.approx(1.5, abs=1e-9)
+    assert isinstance(child["delta_sigma"], float) and child["verdict"] == "better"
+    assert child["code_states"][0]["diverged"] == 3
+    assert base["diverged"] == 0 and base["diverged_values"] == []
+
+
+@pytest.mark.slow
+def test_only_diverged_runs_give_no_mean(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _real_family(repo)
+    write(repo / FAMILY / "diverge_04_01.py", NAN_CHILD)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a child that diverges")
+    _launch(repo, "diverge_04_01.py", 2, 3)
+    monkeypatch.chdir(repo)
+    # The metric was logged (as NaN/inf): not "no run logged 'score'".
+    assert main(["blame", "score", f"{FAMILY}/diverge_04_01.py", "--json"]) == 0
+    child = _strict_json(capsys.readouterr().out)[1]  # type: ignore[index]
+    assert (child["runs"], child["seeds"], child["diverged"]) == (0, 0, 2)
+    assert child["mean"] is child["std"] is child["delta"] is child["delta_sigma"] is None
+    assert child["verdict"] == "no data"
+
+
+def test_exact_seed_agreement_is_sigma_zero_not_infinity(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two distinct seeds per side that agree exactly: noise was measured and is 0, so the
+    # move is real; JSON says so with sigma 0 and delta_sigma null (never the string "inf").
+    _toy_files(repo)
+    outputs = repo / "outputs"
+    records = [
+        ("base_01_01", 0, 1.0),
+        ("base_01_01", 1, 1.0),
+        ("both_02_01", 0, 2.0),
+        ("both_02_01", 1, 2.0),
+    ]
+    for n, (stem, seed, value) in enumerate(records, 1):
+        write_run(outputs, n, f"{FAMILY}/{stem}.py", seed=seed, summary={"score": value})
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", f"{FAMILY}/both_02_01.py"]) == 0
+    assert capsys.readouterr().out.endswith("02 both     2  2 ± 0  +1 (σ = 0) ▲ better\n")
+    assert main(["blame", "score", f"{FAMILY}/both_02_01.py", "--json"]) == 0
+    step = _strict_json(capsys.readouterr().out)[1]  # type: ignore[index]
+    assert (step["sigma"], step["delta_sigma"], step["verdict"]) == (0.0, None, "better")
+
+
+def test_nan_in_a_config_change_stays_strict_json(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _toy_files(repo)
+    outputs = repo / "outputs"
+    write_run(outputs, 1, f"{FAMILY}/base_01_01.py", config={"clip": 1.0}, summary={"score": 1})
+    both = f"{FAMILY}/both_02_01.py"
+    write_run(outputs, 2, both, config={"clip": float("inf")}, summary={"score": 2})
+    monkeypatch.chdir(repo)
+    assert main(["blame", "score", both, "--json"]) == 0
+    step = _strict_json(capsys.readouterr().out)[1]  # type: ignore[index]
+    assert step["changes"] == [{"path": "clip", "old": 1.0, "new": "inf"}]
+
+
+# --- a step compared with its parent at the same code -----------------------------------------
+
+
+def test_a_code_change_is_not_credited_to_the_config_change(repo: Path) -> None:
+    # The child ran at the parent's code (no effect of its config change) and again after a
+    # commit that changed the training code (+2). The headline Δ mixes both; the same-code
+    # line compares like with like.
+    _toy_files(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy family")
+    old = git(repo, "rev-parse", "HEAD").strip()
+    write(repo / FAMILY / "_helper.py", "SCALE = 3\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "train better")
+    new = git(repo, "rev-parse", "HEAD").strip()
+    outputs = repo / "outputs"
+    runs = [
+        ("base_01_01", old, 1, 1.0, {"a": 1}),
+        ("base_01_01", old, 2, 1.1, {"a": 1}),
+        ("both_02_01", old, 1, 1.05, {"a": 2}),
+        ("both_02_01", old, 2, 1.15, {"a": 2}),
+        ("both_02_01", new, 3, 3.0, {"a": 2}),
+        ("both_02_01", new, 4, 3.1, {"a": 2}),
+    ]
+    for n, (stem, sha, seed, score, config) in enumerate(runs, 1):
+        write_run(
+            outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha, config=config,
+            summary={"score": score},
+        )  # fmt: skip
+    steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
+    child = steps[1]
+    assert child.delta == pytest.approx(1.025)
+    assert child.same_code is not None and child.same_code.code is not None
+    assert child.same_code.code.sha == old
+    assert child.same_code.delta == pytest.approx(0.05)
+    assert child.same_code.verdict == "within noise"
+    text = blame_mod.render("score", "x", steps, "higher")
+    assert (
+        f"    at the same code as its parent ({old[:7]}, 2 vs 2 runs): +0.05 (+0.7σ) ▲ within noise\n"
+        in text
+    )
+    assert child.to_json()["same_code"] == {
+        "sha": old,
+        "snapshot": None,
+        "runs": 2,
+        "parent_runs": 2,
+        "delta": pytest.approx(0.05),
+        "delta_sigma": pytest.approx(0.7071, abs=1e-3),
+        "verdict": "within noise",
+    }
+
+
+def test_a_step_that_never_ran_at_its_parents_code_says_so(repo: Path) -> None:
+    outputs = repo / "outputs"
+    for n, (stem, sha, seed) in enumerate(
+        [("base_01_01", "a" * 40, 1), ("base_01_01", "a" * 40, 2), ("both_02_01", "b" * 40, 1)], 1
+    ):
+        write_run(outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha, summary={"score": 1.0})
+    _toy_files(repo)
+    steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
+    assert steps[1].same_code == blame_mod.SameCode(None)
+    assert (
+        "    never ran at the same code as its parent: the Δ above mixes code and config"
+        in blame_mod.render("score", "x", steps, "higher")
     )

@@ -211,3 +211,108 @@ def test_the_project_own_experiments_pass(
     code, out = run(capsys, "experiments")
     assert code == 0, out
     assert out.endswith(": all good\n")
+
+
+CHILD = """
+from dataclasses import replace
+from experiments.toy.{parent} import config as parent_config, main, smoke
+config = replace(parent_config, lr={lr})
+"""
+
+
+def _lineage(fam: Path) -> None:
+    write(fam / "wide_02_01.py", CHILD.format(parent="base_01_01", lr=0.5))
+    write(fam / "deep_03_02.py", CHILD.format(parent="wide_02_01", lr=0.6))
+
+
+def test_mutable_default_is_one_rk503_at_the_class(
+    fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A newcomer's report: Python's "mutable default ... use default_factory" ValueError
+    # came once per experiment, with "fix the error"; the fix is to freeze the class.
+    write(
+        fam / "base_01_01.py",
+        BASE.replace("@dataclass(frozen=True)\nclass Model", "@dataclass\nclass Model"),
+    )
+    _lineage(fam)
+    code, out = run(capsys)
+    assert code == 1
+    assert out == (
+        "experiments/toy/base_01_01.py:5:1: RK503 Model is a dataclass without frozen=True, so"
+        " Python refuses an instance of it as the default of Config.model (ValueError: mutable"
+        " default ... use default_factory)\n"
+        "  hint: declare Model @dataclass(frozen=True): configs are frozen all the way down"
+        " (a default_factory would import, then fail RK503)\n"
+        "experiments/toy/deep_03_02.py:2:1: RK500 cannot import: its ancestor base_01_01.py"
+        " fails (see base_01_01.py:5, RK503)\n"
+        "  hint: fix base_01_01.py; this finding goes away with it\n"
+        "experiments/toy/wide_02_01.py:2:1: RK500 cannot import: its parent base_01_01.py"
+        " fails (see base_01_01.py:5, RK503)\n"
+        "  hint: fix base_01_01.py; this finding goes away with it\n"
+        "checked 3 experiments: 3 problems in 3 files\n"
+    )
+    # Checking a descendant alone still states the root cause, at the base.
+    code, out = run(capsys, "experiments/toy/deep_03_02.py")
+    assert out.startswith("experiments/toy/base_01_01.py:5:1: RK503 Model is a dataclass")
+    assert out.endswith("checked 1 experiment: 2 problems in 2 files\n")
+
+
+def test_missing_main_is_reported_once_with_short_lines_below(
+    fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(fam / "base_01_01.py", BASE.replace("def main(", "def train("))
+    _lineage(fam)
+    code, out = run(capsys)
+    assert code == 1
+    assert out == (
+        "experiments/toy/base_01_01.py:1:1: RK604 no callable main(config)\n"
+        "  hint: define def main(config) or import it from the parent\n"
+        "experiments/toy/deep_03_02.py:2:1: RK500 cannot import: its parent wide_02_01.py"
+        " fails (see wide_02_01.py:2, RK500)\n"
+        "  hint: fix wide_02_01.py; this finding goes away with it\n"
+        "experiments/toy/wide_02_01.py:2:1: RK500 cannot import main from its parent"
+        " base_01_01.py, which does not define it\n"
+        "  hint: define main in base_01_01.py (or import it from the file that defines it)\n"
+        "checked 3 experiments: 3 problems in 3 files\n"
+    )
+
+
+def test_not_frozen_config_class_is_stated_once_at_its_definition(
+    fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        fam / "base_01_01.py",
+        BASE.replace("@dataclass(frozen=True)\nclass Config", "@dataclass\nclass Config"),
+    )
+    _lineage(fam)
+    code, out = run(capsys)
+    assert code == 1
+    assert out == (
+        "experiments/toy/base_01_01.py:10:1: RK503 config is a Config, a dataclass without"
+        " frozen=True\n"
+        "  hint: declare it @dataclass(frozen=True) so code cannot change config during a run"
+        " (nested dataclasses too)\n"
+        "experiments/toy/deep_03_02.py:3:1: RK503 config is a Config, defined without"
+        " frozen=True in base_01_01.py (see base_01_01.py:10)\n"
+        "  hint: fix base_01_01.py; this finding goes away with it\n"
+        "experiments/toy/wide_02_01.py:3:1: RK503 config is a Config, defined without"
+        " frozen=True in base_01_01.py (see base_01_01.py:10)\n"
+        "  hint: fix base_01_01.py; this finding goes away with it\n"
+        "checked 3 experiments: 3 problems in 3 files\n"
+    )
+
+
+def test_staged_check_names_no_temporary_path(
+    repo: Path, fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import git
+
+    # An error whose text names the file it read: the staged export's temporary folder
+    # must read as the repository.
+    write(fam / "wide_02_01.py", "open(__file__ + '.missing')\n")
+    git(repo, "add", "-A")
+    code = main(["check", "--staged", "--no-cache"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "reprokit-staged-" not in out
+    assert f"No such file or directory: '{fam / 'wide_02_01.py'}.missing'" in out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL_EXPERIMENT, write
+from conftest import MINIMAL_EXPERIMENT, git, write
 from reprokit.checks import static
 from reprokit.cli import main
 
@@ -103,8 +105,8 @@ def test_duplicate_id_names_both_files(fam: Path, capsys: pytest.CaptureFixture[
     assert out == (
         "experiments/digits/mlp/tall_03_01.py:1:1: RK201 id 03 is used by 2 files in this"
         " family: deep_03_02.py and tall_03_01.py\n"
-        "  hint: ids are unique per family folder; rename one, e.g. tall_03_01.py to"
-        " tall_04_01.py (04 is the next free id)\n"
+        "  hint: ids are unique per family folder; rename tall_03_01.py (it is untracked),"
+        " e.g. to tall_04_01.py (04 is the next free id)\n"
         "checked 1 experiment: 1 problem in 1 file\n"
     )
 
@@ -116,7 +118,7 @@ def test_missing_parent(fam: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith(
         "experiments/digits/mlp/deep_05_04.py:1:1: RK301 parent 04 does not exist in this"
         " family (mlp/)\n"
-        "  hint: existing ids: 01, 02, 05; name one of them as the parent, e.g. rename to"
+        "  hint: existing older ids: 01, 02; name one of them as the parent, e.g. rename to"
         " deep_05_01.py\n"
     )
 
@@ -235,3 +237,61 @@ def test_imported_modules_resolves_relative_imports() -> None:
         ("z", 6, 9),
         ("z.w", 6, 9),
     ]
+
+
+def test_duplicate_id_hint_renames_the_new_file_not_the_imported_one(
+    repo: Path, fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A newcomer's report: the hint said to rename the committed wide_02_01.py, which a
+    # child imports. The new (here untracked, then staged) file is the one to rename.
+    write(fam / "adam_03_02.py", derived("wide_02_01"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "family")
+    write(fam / "wider_02_01.py", derived("baseline_01_01"))
+    hint = (
+        "  hint: ids are unique per family folder; rename wider_02_01.py ({why};"
+        " wide_02_01.py is imported by adam_03_02.py), e.g. to wider_04_01.py (04 is the"
+        " next free id)\n"
+    )
+    code, out = run(capsys, "--static", "experiments/digits/mlp/wide_02_01.py")
+    assert code == 1
+    assert out == (
+        "experiments/digits/mlp/wide_02_01.py:1:1: RK201 id 02 is used by 2 files in this"
+        " family: wide_02_01.py and wider_02_01.py\n"
+        + hint.format(why="it is untracked")
+        + "checked 1 experiment: 1 problem in 1 file\n"
+    )
+    git(repo, "add", "-A")
+    code, out = run(capsys, "--static", "experiments/digits/mlp/wide_02_01.py")
+    assert hint.format(why="it is staged, not yet committed") in out
+
+
+def test_duplicate_id_hint_prefers_the_file_added_later(
+    repo: Path, fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(fam / "zeta_03_01.py", derived("baseline_01_01"))
+    git(repo, "add", "-A")
+    old = {"GIT_COMMITTER_DATE": "2020-01-01T00:00:00"}
+    subprocess.run(["git", "commit", "-q", "-m", "zeta"], cwd=repo, env={**os.environ, **old})
+    write(fam / "alpha_03_01.py", derived("baseline_01_01"))
+    git(repo, "add", "-A")
+    env = {"GIT_COMMITTER_DATE": "2030-01-01T00:00:00"}
+    subprocess.run(["git", "commit", "-q", "-m", "alpha"], cwd=repo, env={**os.environ, **env})
+    _, out = run(capsys, "--static", "experiments/digits/mlp/zeta_03_01.py")
+    # By name order zeta would be chosen; git history says alpha is the newer file.
+    assert "rename alpha_03_01.py (it was added to git later), e.g. to alpha_04_01.py" in out
+
+
+def test_missing_parent_is_reported_before_not_older(
+    fam: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(fam / "adam2_06_09.py", derived("baseline_01_01"))
+    code, out = run(capsys, "--static", "experiments/digits/mlp/adam2_06_09.py")
+    assert code == 1
+    assert out == (
+        "experiments/digits/mlp/adam2_06_09.py:1:1: RK301 parent 09 does not exist in this"
+        " family (mlp/)\n"
+        "  hint: existing older ids: 01, 02; name one of them as the parent, e.g. rename to"
+        " adam2_06_01.py\n"
+        "checked 1 experiment: 1 problem in 1 file\n"
+    )

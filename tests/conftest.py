@@ -64,6 +64,20 @@ def _no_outputs_in_source_tree() -> Iterator[None]:
     assert after == before, f"a test wrote into {outputs}: {sorted(set(after) - set(before))}"
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_imports() -> Iterator[None]:
+    """In-process commands put a test's project on sys.path and import its `experiments`
+    package; the next test's project has its own. A left-over regular `experiments`
+    package would win over that project's namespace package, so each test starts clean."""
+    saved_path = list(sys.path)
+    before = set(sys.modules)
+    yield
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - before:
+        if name.split(".", 1)[0] == "experiments":
+            del sys.modules[name]
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in cwd and return stdout as text (tests only; the library uses gitcmd)."""
     out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)

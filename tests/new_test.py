@@ -156,12 +156,13 @@ def test_new_with_several_sets_writes_the_next_id(
     assert code == 0
     assert out == (
         "wrote experiments/toy/exp/big_03_02.py (parent: wide_02_01.py)\n"
-        "  model.hidden: 128 -> 256\n"
-        "  lr: 0.1 -> 0.0003\n"
-        '  model.activation: "relu" -> "gelu"\n'
-        "  model.color: Color.RED -> Color.BLUE\n"
-        '  data.dir: Path("data") -> Path("/data/digits")\n'
-        "  model.sizes: (1, 2) -> (3, 4, 5)\n"
+        # Field order and value text as blame and diff show them.
+        "  lr: 0.1 → 0.0003\n"
+        "  model.hidden: 128 → 256\n"
+        "  model.activation: relu → gelu\n"
+        "  model.color: RED → BLUE\n"
+        "  model.sizes: [1, 2] → [3, 4, 5]\n"
+        "  data.dir: data → /data/digits\n"
     )
     written = toy / FAMILY / "big_03_02.py"
     assert written.read_text() == textwrap.dedent(
@@ -267,13 +268,12 @@ def test_next_id_follows_the_highest_in_the_family(
     toy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(toy / FAMILY / "gap_07_02.py", WIDE)
-    assert main(["new", f"{FAMILY}/base_01_01.py", "again"]) == 0
-    assert (
-        capsys.readouterr().out
-        == "wrote experiments/toy/exp/again_08_01.py (parent: base_01_01.py)\n"
+    assert main(["new", f"{FAMILY}/base_01_01.py", "again", "--set", "lr=0.5"]) == 0
+    assert capsys.readouterr().out == (
+        "wrote experiments/toy/exp/again_08_01.py (parent: base_01_01.py)\n  lr: 0.1 → 0.5\n"
     )
     text = (toy / FAMILY / "again_08_01.py").read_text()
-    assert "config = replace(parent_config)\n" in text
+    assert "config = replace(parent_config, lr=0.5)\n" in text
     _check_passes(toy, f"{FAMILY}/again_08_01.py", capsys)
 
 
@@ -282,7 +282,7 @@ def test_parent_without_smoke_is_imported_without_it(
 ) -> None:
     write(toy / "experiments" / "plain" / "__init__.py", "")
     write(toy / "experiments" / "plain" / "base_01_01.py", NO_SMOKE)
-    assert main(["new", "experiments/plain/base_01_01.py", "child"]) == 0
+    assert main(["new", "experiments/plain/base_01_01.py", "child", "--set", "seed=1"]) == 0
     text = (toy / "experiments" / "plain" / "child_02_01.py").read_text()
     assert "from experiments.plain.base_01_01 import config as parent_config, main\n" in text
     assert '__all__ = ["config", "main"]\n' in text
@@ -358,14 +358,39 @@ def test_bad_names_are_refused(toy: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert main(["new", f"{FAMILY}/nothere_09_01.py", "x"]) == 1
     assert capsys.readouterr().err == (
-        "reprokit: error: experiments/toy/exp/nothere_09_01.py: not an experiment file\n"
-        "  hint: the parent is an existing <name>_<id>_<parent>.py file\n"
+        "reprokit: error: experiments/toy/exp/nothere_09_01.py: no such file\n"
+        "  hint: experiments in experiments/toy/exp/: base_01_01.py, wide_02_01.py\n"
     )
+    assert main(["new", f"{FAMILY}/wde_02_01.py", "x"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: experiments/toy/exp/wde_02_01.py: no such file\n"
+        "  hint: did you mean wide_02_01.py? experiments in experiments/toy/exp/:"
+        " wide_02_01.py, base_01_01.py\n"
+    )
+    assert main(["new", "experiments/nofolder/a_02_01.py", "x"]) == 1
+    assert "the folder experiments/nofolder/ does not exist either" in capsys.readouterr().err
+    write(toy / FAMILY / "notes.txt", "")
+    assert main(["new", f"{FAMILY}/notes.txt", "x"]) == 1
+    assert "notes.txt: not an experiment file" in capsys.readouterr().err
+
+
+def test_new_without_a_change_is_refused(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["new", f"{FAMILY}/wide_02_01.py", "same"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: no --set given: same would be an exact copy of wide_02_01.py\n"
+        "  hint: a new experiment is a change to its parent's config; say which: reprokit new"
+        " experiments/toy/exp/wide_02_01.py same --set seed=VALUE (seed is 0 now)"
+        " (or --copy to change only the code, by hand)\n"
+    )
+    assert not (toy / FAMILY / "same_03_02.py").exists()
+    # --copy writes one on purpose (same config, code to change by hand).
+    assert main(["new", f"{FAMILY}/wide_02_01.py", "same", "--copy"]) == 0
+    assert (toy / FAMILY / "same_03_02.py").is_file()
 
 
 def test_new_leaves_no_experiment_modules_imported(toy: Path) -> None:
     # Later imports in this process (another project, an edited file) must not see stale code.
-    assert main(["new", f"{FAMILY}/wide_02_01.py", "again"]) == 0
+    assert main(["new", f"{FAMILY}/wide_02_01.py", "again", "--set", "lr=0.5"]) == 0
     assert not [m for m in sys.modules if m.split(".")[0] == "experiments"]
 
 
@@ -385,7 +410,7 @@ def test_new_family_creates_packages_and_a_base_that_runs(
     assert main(["smoke", "experiments/vision/cnn"]) == 0
     assert capsys.readouterr().out.startswith("PASS    experiments/vision/cnn/base_01_01.py  (")
     # And it can be derived from straight away.
-    assert main(["new", "experiments/vision/cnn/base_01_01.py", "longer"]) == 0
+    assert main(["new", "experiments/vision/cnn/base_01_01.py", "longer", "--set", "seed=1"]) == 0
     assert (family / "longer_02_01.py").is_file()
 
 
@@ -415,7 +440,16 @@ def test_concurrent_new_commands_take_distinct_ids(toy: Path) -> None:
     names = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "reprokit", "new", f"{FAMILY}/base_01_01.py", name],
+            [
+                sys.executable,
+                "-m",
+                "reprokit",
+                "new",
+                f"{FAMILY}/base_01_01.py",
+                name,
+                "--set",
+                "lr=0.5",
+            ],
             cwd=toy,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

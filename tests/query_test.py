@@ -7,7 +7,7 @@ import pytest
 from _helpers import make_run
 
 from conftest import write
-from reprokit import query
+from reprokit import query, tables
 from reprokit.cli import main as cli_main
 
 
@@ -44,9 +44,11 @@ def test_runs_all_json_and_filters(project: Path, capsys: pytest.CaptureFixture[
     assert listed[3]["git_sha"] == "2" * 40 and listed[3]["git_dirty"] is True
 
     assert cli_main(["runs", "--status", "failed", "--format", "csv"]) == 0
+    # CSV is for analysis: the full SHA, ISO 8601 UTC, seconds, empty cells for missing.
     assert capsys.readouterr().out == (
-        "id,experiment,status,git,started,duration,val_loss\n"
-        "run_4,digits/mlp/wide_04_01,failed,44444444*,2026-11-25 20:04,1h06m,2.5\n"
+        "id,experiment,status,git.sha,git.dirty,started_at,duration_s,seed,replay_of,val_loss\n"
+        f"run_4,experiments/digits/mlp/wide_04_01.py,failed,{'4' * 40},true,"
+        "2026-11-25T20:04:00.000000+00:00,4000.0,4,,2.5\n"
     )
     assert cli_main(["runs", "--exp", "*wide_02*", "--columns", "id,val_acc,config.optim.lr"]) == 0
     assert (
@@ -92,7 +94,7 @@ def test_load_runs_rows(project: Path) -> None:
 
 
 def test_format_duration() -> None:
-    assert [query.format_duration(s) for s in (None, 0.04, 59.9, 61, 3599, 3600, 90000)] == [
+    assert [tables.format_duration(s) for s in (None, 0.04, 59.9, 61, 3599, 3600, 90000)] == [
         "-",
         "0.0s",
         "59.9s",

@@ -77,8 +77,10 @@ ROWS = [
         (["val_acc>0.9"], [0]),
         (["metric.val_acc<=0.8"], [1]),
         (["smoke==true"], [2]),
-        (["smoke==1"], []),  # a bool is not a number
-        (["model.act>3"], []),  # a string is not a number
+        (["smoke!=false"], [2]),
+        (["model.act>h"], [0, 2]),  # text orders as text
+        (["val_acc==null"], [2]),
+        (["val_acc!=none"], [0, 1]),
         (["config.optim.lr<1e-3"], [1]),
     ],
 )
@@ -119,3 +121,93 @@ def test_flat_row_from_a_record_on_disk(tmp_path: Path) -> None:
     assert row["metric.val_acc"] == 0.9
     assert row["git.sha"] == "a" * 40
     assert where.filter_rows([row], ["optim.betas==[0.9, 0.99]", "seed==3"]) == [0]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message", "hint"),
+    [
+        (
+            "optim.lr>abc",
+            "optim.lr holds numbers, not text",
+            "compare it with a number, e.g. optim.lr>0.01",
+        ),
+        (
+            "model.act>5",
+            "model.act holds text, not a number",
+            "quote the value to compare it as text: model.act>'5'",
+        ),
+        (
+            "model.act==true",
+            "model.act holds text, not true/false",
+            "quote the value to compare it as text: model.act=='true'",
+        ),
+        (
+            "smoke==1",  # True must not read as 1
+            "smoke holds true/false, not a number",
+            "compare it with true or false, e.g. smoke==false",
+        ),
+        ("smoke>false", "true/false has no order", "compare it with == or !=, e.g. smoke==false"),
+        ("val_acc<null", "null has no order", "compare it with == or !=, e.g. val_acc==null"),
+    ],
+)
+def test_a_comparison_types_cannot_satisfy_is_an_error(expr: str, message: str, hint: str) -> None:
+    with pytest.raises(ReprokitError) as e:
+        where.filter_rows(ROWS, [expr])
+    assert str(e.value) == f"--where {expr!r}: {message}\n  hint: {hint}"
+
+
+MIXED: list[dict[str, Any]] = [
+    # A field that is a number in one experiment's config and text in another's.
+    {"id": "run_1", "config.sched": 0.1, "config.sizes": [64, 64], "note": None},
+    {"id": "run_2", "config.sched": "cosine", "config.sizes": [32], "note": None},
+    {"id": "run_3", "config.sched": None, "note": None},
+]
+
+
+def test_mixed_kinds_compare_within_the_kind_of_the_value() -> None:
+    assert where.filter_rows(MIXED, ["sched>0.05"]) == [0]
+    assert where.filter_rows(MIXED, ["sched==cosine"]) == [1]
+    assert where.filter_rows(MIXED, ["sched==null"]) == [2]
+    assert where.filter_rows(MIXED, ["sizes==[32]"]) == [1]
+    # Null in every run: no type to clash with, so no error, and no match.
+    assert where.filter_rows(MIXED, ["note==x"]) == []
+    with pytest.raises(ReprokitError) as e:
+        where.filter_rows(MIXED, ["sched==true"])
+    assert str(e.value) == (
+        "--where 'sched==true': sched holds numbers and text, not true/false\n"
+        "  hint: compare it with a number, e.g. sched==0.1"
+    )
+    with pytest.raises(ReprokitError) as e:
+        where.filter_rows(MIXED, ["sizes>[1]"])
+    assert str(e.value) == (
+        "--where 'sizes>[1]': sizes holds lists, which have no order\n"
+        "  hint: compare it with == or !=, e.g. sizes==[64, 64]"
+    )
+
+
+def test_iso_timestamps_order_as_text() -> None:
+    rows = [
+        {"id": "run_1", "started_at": "2026-11-24T23:59:59.000000+00:00"},
+        {"id": "run_2", "started_at": "2026-11-25T00:00:00.000000+00:00"},
+    ]
+    assert where.filter_rows(rows, ["started_at>=2026-11-25"]) == [1]
+
+
+def test_flat_row_names_replays_and_ablated_fields() -> None:
+    row = where.flat_row(
+        {
+            "replay_of": "run_3",
+            "ablation_of": {"field": "optim.lr", "experiment": "x", "step": "02"},
+        }
+    )
+    assert (row["replay_of"], row["ablation"], row["ablation_of.field"]) == (
+        "run_3",
+        True,
+        "optim.lr",
+    )
+    plain = where.flat_row({})
+    assert (plain["replay_of"], plain["ablation"], plain["ablation_of.field"]) == (
+        None,
+        False,
+        None,
+    )

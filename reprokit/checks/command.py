@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,12 +57,17 @@ def print_report(result: CheckResult, *, path_map: tuple[Path, Path] | None = No
 
 
 def _moved(finding: Finding, src: Path, dst: Path) -> Finding:
+    """``finding`` with the staged export's folder ``src`` replaced by the repository's
+    ``dst``, in its path and in its text: an import error names the files it read, and a
+    temporary folder that is gone after the hook means nothing to the user."""
     try:
-        rel = finding.path.relative_to(src)
+        path = dst / finding.path.relative_to(src)
     except ValueError:
-        return finding
+        path = finding.path
+    old, new = str(src) + os.sep, str(dst) + os.sep
+    hint = finding.hint.replace(old, new) if finding.hint else finding.hint
     return Finding(
-        dst / rel, finding.line, finding.col, finding.code, finding.message, finding.hint
+        path, finding.line, finding.col, finding.code, finding.message.replace(old, new), hint
     )
 
 

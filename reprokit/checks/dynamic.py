@@ -15,12 +15,14 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from reprokit import naming
 from reprokit.checks.findings import Finding
 from reprokit.settings import Settings
 
@@ -48,8 +50,8 @@ def purge_modules(top_levels: set[str]) -> None:
         del sys.modules[name]
 
 
-def import_for_check(path: Path, module: str) -> ModuleType | Finding:
-    """Import one experiment; a failure becomes an RK500 finding with the cause."""
+def import_for_check(path: Path, module: str, root: Path) -> ModuleType | list[Finding]:
+    """Import one experiment; a failure becomes findings (see :func:`import_failure`)."""
     import importlib
 
     sink = io.StringIO()
@@ -60,21 +62,170 @@ def import_for_check(path: Path, module: str) -> ModuleType | Finding:
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
-        line = 1
-        for frame, lineno in traceback.walk_tb(e.__traceback__):
-            if os.path.abspath(frame.f_code.co_filename) == str(path):
-                line = lineno
-        hint = f"fix the error; python -c 'import {module}' shows the full traceback"
-        if in_precommit_env():
-            hint = (
-                "this hook runs in pre-commit's isolated environment, which lacks the"
-                " project's packages; run the full check as a `repo: local` hook with"
-                " `language: system` and `entry: reprokit check` in the project's own"
-                " environment, and use reprokit-static here"
+        return import_failure(path, module, e, root)
+
+
+# Python's words when a dataclass field defaults to a non-frozen dataclass instance.
+_MUTABLE_DEFAULT_RE = re.compile(r"mutable default <class '([\w.]+)'> for field (\w+) is not")
+_CANNOT_IMPORT_RE = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+
+
+def import_failure(path: Path, module: str, error: BaseException, root: Path) -> list[Finding]:
+    """The findings for an experiment that fails to import, stated once at the root cause.
+
+    A broken base made every descendant fail with the same traceback (a newcomer's report:
+    five identical RK500s, the fix named nowhere). The full finding goes where the error is
+    (the same Finding that file's own check gives, so the runner's set keeps one copy), and
+    each importing file gets one short line pointing there.
+    """
+    frames = _project_frames(error, root)
+    here = [line for file, line in frames if file == path]
+    own_line = here[-1] if here else 1
+    mutable = _mutable_default(error, root)
+    if mutable is not None:
+        if mutable.path == path:
+            return [mutable]
+        return [mutable, _see_finding(path, own_line, mutable, root)]
+    experiments = [file for file, _ in frames if naming.parse(file.name) is not None]
+    origin = experiments[-1] if experiments else path
+    if origin != path:
+        upstream = import_failure(origin, _module_of(origin, root), error, root)
+        return [*upstream, _see_finding(path, own_line, upstream[-1], root)]
+    return [_own_failure(path, module, error, own_line, root)]
+
+
+def _own_failure(path: Path, module: str, error: BaseException, line: int, root: Path) -> Finding:
+    """RK500 for an error raised by this file's own code (or by what it imports directly)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        # A file it imports does not parse; RK001 reports it there.
+        broken = Path(os.path.abspath(error.filename))
+        if broken != path and broken.is_relative_to(root):
+            name = _display(broken, path, root)
+            return Finding(
+                path,
+                line,
+                1,
+                "RK500",
+                f"cannot import: {_relation(path, broken)} {name} does not parse"
+                f" (see {name}:{error.lineno or 1})",
+                f"fix the syntax of {name}; this finding goes away with it",
             )
+    missing = _CANNOT_IMPORT_RE.search(str(error)) if isinstance(error, ImportError) else None
+    source = _module_file(missing[2], error, root) if missing else None
+    if missing and source is not None and source != path:
+        name = _display(source, path, root)
         return Finding(
-            path, line, 1, "RK500", f"cannot import {module}: {type(e).__name__}: {e}", hint
+            path,
+            line,
+            1,
+            "RK500",
+            f"cannot import {missing[1]} from {_relation(path, source)} {name},"
+            " which does not define it",
+            f"define {missing[1]} in {name} (or import it from the file that defines it)",
         )
+    hint = f"fix the error; python -c 'import {module}' shows the full traceback"
+    if in_precommit_env():
+        hint = (
+            "this hook runs in pre-commit's isolated environment, which lacks the"
+            " project's packages; run the full check as a `repo: local` hook with"
+            " `language: system` and `entry: reprokit check` in the project's own"
+            " environment, and use reprokit-static here"
+        )
+    return Finding(
+        path, line, 1, "RK500", f"cannot import {module}: {type(error).__name__}: {error}", hint
+    )
+
+
+def _project_frames(error: BaseException, root: Path) -> list[tuple[Path, int]]:
+    """(file, line) of the traceback's frames in project files, outermost first."""
+    prefix = str(root) + os.sep
+    found = []
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        file = os.path.abspath(frame.f_code.co_filename)
+        if file.startswith(prefix):
+            found.append((Path(file), lineno))
+    return found
+
+
+def _module_of(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix().replace("/", ".")
+
+
+def _module_file(module: str, error: BaseException, root: Path) -> Path | None:
+    """The project file of ``module`` (from ImportError.path, else sys.modules)."""
+    file = getattr(error, "path", None) or getattr(sys.modules.get(module), "__file__", None)
+    if not file:
+        return None
+    resolved = Path(os.path.abspath(file))
+    return resolved if resolved.is_relative_to(root) else None
+
+
+def _display(target: Path, here: Path, root: Path) -> str:
+    """A file as a finding's message names it: its name next door, else root-relative."""
+    if target.parent == here.parent:
+        return target.name
+    return target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
+
+
+def _relation(path: Path, other: Path) -> str:
+    """``its parent`` when ``other`` is the parent ``path``'s name declares."""
+    mine, theirs = naming.parse(path.name), naming.parse(other.name)
+    if mine and theirs and other.parent == path.parent:
+        return "its parent" if theirs.id == mine.parent else "its ancestor"
+    return "the imported file"
+
+
+def _see_finding(path: Path, line: int, upstream: Finding, root: Path) -> Finding:
+    """One short line for a file that fails only because ``upstream``'s file does."""
+    name = _display(upstream.path, path, root)
+    return Finding(
+        path,
+        line,
+        1,
+        "RK500",
+        f"cannot import: {_relation(path, upstream.path)} {name} fails"
+        f" (see {name}:{upstream.line}, {upstream.code})",
+        f"fix {name}; this finding goes away with it",
+    )
+
+
+def _mutable_default(error: BaseException, root: Path) -> Finding | None:
+    """RK503 at the class for Python's "mutable default ... use default_factory" error.
+
+    Python refuses a non-frozen dataclass instance as a field default; the fix reprokit
+    wants is to freeze that class, not the default_factory the error suggests (which would
+    import, then fail RK503).
+    """
+    if not isinstance(error, ValueError):
+        return None
+    m = _MUTABLE_DEFAULT_RE.search(str(error))
+    if m is None:
+        return None
+    dotted, field = m[1], m[2]
+    owner = f"the field {field}"
+    location: tuple[Path, str] | None = None
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        scope = frame.f_globals
+        name = scope.get("__name__")
+        if isinstance(name, str) and dotted.startswith(name + ".") and scope.get("__file__"):
+            location = (Path(os.path.abspath(str(scope["__file__"]))), dotted[len(name) + 1 :])
+        cls = frame.f_locals.get("cls")
+        if frame.f_code.co_name == "_process_class" and isinstance(cls, type):
+            owner = f"{cls.__qualname__}.{field}"
+    if location is None or not location[0].is_relative_to(root):
+        return None
+    file, qualname = location
+    line, col = _Locator(file).class_line(qualname) or (1, 1)
+    return Finding(
+        file,
+        line,
+        col,
+        "RK503",
+        f"{qualname} is a dataclass without frozen=True, so Python refuses an instance of it"
+        f" as the default of {owner} (ValueError: mutable default ... use default_factory)",
+        f"declare {qualname} @dataclass(frozen=True): configs are frozen all the way down"
+        " (a default_factory would import, then fail RK503)",
+    )
 
 
 class _Locator:
@@ -110,21 +261,29 @@ class _Locator:
                 found = (node.lineno, node.col_offset + 1)
         return found
 
-    def field_line(self, cls: type, field: str | None) -> tuple[int, int] | None:
-        """Where ``cls`` (or its ``field``) is defined, when that is in this file."""
-        mod = sys.modules.get(cls.__module__)
-        mod_file = getattr(mod, "__file__", None)
-        if not mod_file or os.path.abspath(mod_file) != str(self.path):
-            return None
+    def _class_node(self, qualname: str) -> ast.ClassDef | None:
         tree = self.tree()
         body: list[ast.stmt] = tree.body if tree else []
         node: ast.ClassDef | None = None
-        for part in cls.__qualname__.split("."):
+        for part in qualname.split("."):
             node = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == part), None)
             if node is None:
                 return None
             body = node.body
-        assert node is not None
+        return node
+
+    def class_line(self, qualname: str) -> tuple[int, int] | None:
+        """Where the class ``qualname`` is defined in this file."""
+        node = self._class_node(qualname)
+        return (node.lineno, node.col_offset + 1) if node is not None else None
+
+    def field_line(self, cls: type, field: str | None) -> tuple[int, int] | None:
+        """Where ``cls`` (or its ``field``) is defined, when that is in this file."""
+        if class_file(cls) != self.path:
+            return None
+        node = self._class_node(cls.__qualname__)
+        if node is None:
+            return None
         for stmt in node.body:
             if (
                 field is not None
@@ -136,7 +295,15 @@ class _Locator:
         return node.lineno, node.col_offset + 1
 
 
-def _frozen_findings(config: Any, path: Path, loc: _Locator, allow_mutable: bool) -> list[Finding]:
+def class_file(cls: type) -> Path | None:
+    """The file that defines ``cls``, when its module has one."""
+    mod_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return Path(os.path.abspath(mod_file)) if mod_file else None
+
+
+def _frozen_findings(
+    config: Any, path: Path, loc: _Locator, allow_mutable: bool, root: Path
+) -> list[Finding]:
     findings: list[Finding] = []
     config_pos = loc.name_line("config")
     seen: set[int] = set()
@@ -152,18 +319,7 @@ def _frozen_findings(config: Any, path: Path, loc: _Locator, allow_mutable: bool
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             cls = type(value)
             if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
-                line, col = where(cls, None)
-                findings.append(
-                    Finding(
-                        path,
-                        line,
-                        col,
-                        "RK503",
-                        f"{label} is a {cls.__name__}, a dataclass without frozen=True",
-                        f"declare it @dataclass(frozen=True) so code cannot change {label}"
-                        " during a run (nested dataclasses too)",
-                    )
-                )
+                findings.extend(_not_frozen(cls, label, path, loc, config_pos, root))
             for f in dataclasses.fields(value):
                 walk(getattr(value, f.name), f"{label}.{f.name}", cls, f.name)
         elif isinstance(value, (list, set, dict, bytearray)):
@@ -191,6 +347,38 @@ def _frozen_findings(config: Any, path: Path, loc: _Locator, allow_mutable: bool
 
     walk(config, "config", None, None)
     return findings
+
+
+def _not_frozen(
+    cls: type, label: str, path: Path, loc: _Locator, config_pos: tuple[int, int], root: Path
+) -> list[Finding]:
+    """RK503 at the class definition; when another project file defines the class (the
+    base, for every descendant), the full finding is stated there once (the runner's set
+    merges the copies) and this file gets one short line pointing at it."""
+    defined_in = class_file(cls)
+    elsewhere = defined_in is not None and defined_in != path and defined_in.is_relative_to(root)
+    where_loc = _Locator(defined_in) if elsewhere and defined_in else loc
+    line, col = where_loc.class_line(cls.__qualname__) or config_pos
+    full = Finding(
+        where_loc.path,
+        line,
+        col,
+        "RK503",
+        f"{label} is a {cls.__name__}, a dataclass without frozen=True",
+        f"declare it @dataclass(frozen=True) so code cannot change {label}"
+        " during a run (nested dataclasses too)",
+    )
+    if not elsewhere:
+        return [full]
+    name = _display(full.path, path, root)
+    short = Finding(
+        path,
+        *config_pos,
+        "RK503",
+        f"{label} is a {cls.__name__}, defined without frozen=True in {name} (see {name}:{line})",
+        f"fix {name}; this finding goes away with it",
+    )
+    return [full, short]
 
 
 def _field_owner(config: Any, field_path: str | None) -> tuple[type | None, str | None]:
@@ -313,7 +501,7 @@ def module_findings(
             )
         )
         return findings
-    findings += _frozen_findings(config, path, loc, settings.allow_mutable_fields)
+    findings += _frozen_findings(config, path, loc, settings.allow_mutable_fields, settings.root)
     problem = _roundtrip_problem(config)
     if problem is not None:
         code, message, hint, field_path = problem

@@ -82,6 +82,7 @@ def check_staged(*, settings: Settings, static_only: bool, use_cache: bool) -> i
             cache_path=default_cache_path(settings.root),
             # Project modules outside the experiments tree come from the working tree.
             extra_sys_path=[settings.root],
+            repo_map=(tmp, top),
         )
         return print_report(result, path_map=(tmp, top))
     finally:

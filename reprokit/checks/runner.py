@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,12 +164,14 @@ def run_checks(
     use_cache: bool = True,
     cache_path: Path | None = None,
     extra_sys_path: Sequence[Path] = (),
+    repo_map: tuple[Path, Path] | None = None,
 ) -> CheckResult:
     """Check ``targets`` (absolute experiment files under ``settings.root``).
 
     Family-level findings are computed over each target's whole family folder but
     reported only for the targets, so pre-commit passing the changed files still checks
-    ids against their siblings.
+    ids against their siblings. ``repo_map`` (export folder, repository folder) says where
+    the files of a staged export live in git.
     """
     from reprokit.checks.cache import default_cache_path
 
@@ -193,7 +195,8 @@ def run_checks(
         folder = path.parent
         if folder not in names_of:
             names_of[folder] = family_names(folder)
-            family_of[folder] = static.family_findings(folder, names_of[folder])
+            pick = _rename_picker(run, folder, names_of[folder], repo_map)
+            family_of[folder] = static.family_findings(folder, names_of[folder], pick)
         names = names_of[folder]
         if folder not in folder_of:
             folder_of[folder] = static.folder_findings(folder / "_", root)
@@ -220,13 +223,42 @@ def run_checks(
             to_import.append((path, rel, key, parsed.is_base))
     for family_findings in family_of.values():
         findings += [f for f in family_findings if f.path in target_set]
+    failed: set[Path] = set()
     if to_import:
-        findings += _import_and_check(run, to_import, extra_sys_path)
-    _store_verdicts(cache, verdicts, findings, root)
+        imported, failed = _import_and_check(run, to_import, extra_sys_path)
+        findings += imported
+    _store_verdicts(cache, {p: v for p, v in verdicts.items() if p not in failed}, findings, root)
     if cache.dirty:
         cache.prune(root)
     cache.save()
     return CheckResult(len(targets), sorted(set(findings)))
+
+
+def _rename_picker(
+    run: _Run, folder: Path, names: Sequence[str], repo_map: tuple[Path, Path] | None
+) -> Callable[[Sequence[str]], tuple[str, str]]:
+    """RK201's choice of the file to rename (checks.duplicates), with what it needs:
+    which family files import which, and the folder in the git working tree."""
+
+    def pick(same: Sequence[str]) -> tuple[str, str]:
+        from reprokit.checks.duplicates import pick_to_rename
+
+        importers: dict[str, list[str]] = {}
+        for name in names:
+            rel = run.rel(folder / name)
+            package = run.module(rel).rpartition(".")[0]
+            for imported, _, _ in run.imports(rel):
+                head, _, last = imported.rpartition(".")
+                target = f"{last}.py"
+                users = importers.setdefault(target, [])
+                if head == package and target in same and target != name and name not in users:
+                    users.append(name)
+        git_folder = folder
+        if repo_map and folder.is_relative_to(repo_map[0]):
+            git_folder = repo_map[1] / folder.relative_to(repo_map[0])
+        return pick_to_rename(git_folder, same, importers)
+
+    return pick
 
 
 def _store_verdicts(
@@ -236,11 +268,10 @@ def _store_verdicts(
     root: Path,
 ) -> None:
     """Each fully checked target's findings, for launch's runner-free look-up
-    (checks.verdict). Not after an import error, which is never cached (_import_and_check)."""
+    (checks.verdict). The caller leaves out the files that did not import: an import error
+    is never cached (_import_and_check)."""
     for path, (rel, key) in verdicts.items():
         own = sorted({f for f in findings if f.path == path})
-        if any(f.code == "RK500" for f in own):
-            continue
         value = [f.to_json(root) for f in own]
         if cache.lookup(cache.verdicts, rel, key) != value:
             cache.store(cache.verdicts, rel, key, value)
@@ -270,7 +301,8 @@ def _ast_findings(
 
 def _import_and_check(
     run: _Run, to_import: Sequence[tuple[Path, str, str, bool]], extra_sys_path: Sequence[Path]
-) -> list[Finding]:
+) -> tuple[list[Finding], set[Path]]:
+    """Checks 5-6 for each file; also the files that failed to import."""
     import importlib
 
     from reprokit.checks import dynamic
@@ -283,14 +315,16 @@ def _import_and_check(
     # Files written moments ago (tests, the staged copy) must be seen by the finders.
     importlib.invalidate_caches()
     findings: list[Finding] = []
+    failed: set[Path] = set()
     try:
         for path, rel, key, is_base in to_import:
             _drop_racy_pyc(path)
-            module = dynamic.import_for_check(path, run.module(rel))
-            if isinstance(module, Finding):
+            module = dynamic.import_for_check(path, run.module(rel), root)
+            if isinstance(module, list):
                 # Not cached: an import error often comes from the environment (a
                 # missing package), which the content hash does not see.
-                findings.append(module)
+                findings += module
+                failed.add(path)
                 continue
             found = dynamic.module_findings(path, module, settings, is_base=is_base)
             findings += found
@@ -298,7 +332,7 @@ def _import_and_check(
     finally:
         dynamic.purge_modules(tops)
         sys.path[:] = saved_path
-    return findings
+    return findings, failed
 
 
 def _drop_racy_pyc(path: Path) -> None:

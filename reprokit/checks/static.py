@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from reprokit import naming
@@ -93,11 +93,20 @@ def naming_findings(path: Path, family_names: Sequence[str]) -> list[Finding]:
     ]
 
 
-def family_findings(family: Path, names: Sequence[str]) -> list[Finding]:
+def _later_name(same: Sequence[str]) -> tuple[str, str]:
+    return max(same), "the later name"
+
+
+def family_findings(
+    family: Path,
+    names: Sequence[str],
+    pick: Callable[[Sequence[str]], tuple[str, str]] = _later_name,
+) -> list[Finding]:
     """RK2xx and RK3xx for every well-named member of one family folder.
 
     RK201 duplicate id, RK202 no base, RK203 a base other than 01_01,
-    RK301 missing parent, RK302 parent not older than the child.
+    RK301 missing parent, RK302 parent not older than the child. ``pick`` chooses which
+    of the files sharing an id the RK201 hint renames (see checks.duplicates), and why.
     """
     members = _parsed_members(names)
     if not members:
@@ -109,15 +118,19 @@ def family_findings(family: Path, names: Sequence[str]) -> list[Finding]:
         by_id.setdefault(parsed.id, []).append(name)
     has_base = any(p.id == p.parent == naming.BASE_ID for _, p in members)
     findings: list[Finding] = []
+    picked: dict[int, tuple[str, str]] = {}
     for name, parsed in members:
         path = family / name
         fmt = naming.format_id
         same = by_id[parsed.id]
         if len(same) > 1:
             listed = " and ".join(same) if len(same) == 2 else ", ".join(same)
-            rename = naming.format_name(parsed.name, free, parsed.parent, width)
-            if parsed.is_base:
-                rename = naming.format_name(parsed.name, free, naming.BASE_ID, width)
+            if parsed.id not in picked:
+                picked[parsed.id] = pick(same)
+            chosen, why = picked[parsed.id]
+            other = naming.parse(chosen) or parsed
+            parent = naming.BASE_ID if other.is_base else other.parent
+            rename = naming.format_name(other.name, free, parent, width)
             findings.append(
                 Finding(
                     path,
@@ -125,8 +138,8 @@ def family_findings(family: Path, names: Sequence[str]) -> list[Finding]:
                     1,
                     "RK201",
                     f"id {parsed.id_str} is used by {len(same)} files in this family: {listed}",
-                    f"ids are unique per family folder; rename one, e.g. {name} to {rename}"
-                    f" ({fmt(free, width)} is the next free id)",
+                    f"ids are unique per family folder; rename {chosen} ({why}), e.g. to"
+                    f" {rename} ({fmt(free, width)} is the next free id)",
                 )
             )
         if parsed.is_base and parsed.id != naming.BASE_ID:
@@ -161,7 +174,21 @@ def family_findings(family: Path, names: Sequence[str]) -> list[Finding]:
             )
         if parsed.is_base:
             continue
-        if parsed.parent >= parsed.id:
+        if parsed.parent not in by_id:
+            older = [i for i in sorted(by_id) if i < parsed.id] or sorted(by_id)
+            existing = ", ".join(fmt(i, width) for i in older)
+            findings.append(
+                Finding(
+                    path,
+                    1,
+                    1,
+                    "RK301",
+                    f"parent {parsed.parent_str} does not exist in this family ({family.name}/)",
+                    f"existing older ids: {existing}; name one of them as the parent, e.g. rename to"
+                    f" {naming.format_name(parsed.name, parsed.id, naming.BASE_ID, width)}",
+                )
+            )
+        elif parsed.parent >= parsed.id:
             findings.append(
                 Finding(
                     path,
@@ -173,19 +200,6 @@ def family_findings(family: Path, names: Sequence[str]) -> list[Finding]:
                     "derive from an older experiment, e.g. rename to"
                     f" {naming.format_name(parsed.name, parsed.id, naming.BASE_ID, width)}"
                     " to derive from the base",
-                )
-            )
-        elif parsed.parent not in by_id:
-            existing = ", ".join(fmt(i, width) for i in sorted(by_id))
-            findings.append(
-                Finding(
-                    path,
-                    1,
-                    1,
-                    "RK301",
-                    f"parent {parsed.parent_str} does not exist in this family ({family.name}/)",
-                    f"existing ids: {existing}; name one of them as the parent, e.g. rename to"
-                    f" {naming.format_name(parsed.name, parsed.id, naming.BASE_ID, width)}",
                 )
             )
     return findings
