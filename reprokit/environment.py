@@ -33,7 +33,17 @@ ENV_ALLOW = (
     "TORCHINDUCTOR_*",
     "ATEN_CPU_CAPABILITY",
     "XLA_FLAGS",
-    "TF_*",
+    # TensorFlow's own variables only: "TF_*" would take Terraform's (TF_VAR_db_pass).
+    "TF_CPP_*",
+    "TF_ENABLE_*",
+    "TF_CUDNN_*",
+    "TF_GPU_*",
+    "TF_XLA_FLAGS",
+    "TF_DETERMINISTIC_OPS",
+    "TF_FORCE_GPU_ALLOW_GROWTH",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_USE_LEGACY_KERAS",
     "PYTHONHASHSEED",
     "RANK",
     "WORLD_SIZE",
@@ -45,8 +55,8 @@ ENV_ALLOW = (
     "REPROKIT_*",
 )
 # Never recorded, even when allow-listed (e.g. TORCH_HUB_TOKEN).
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE")
-_SECRET_OPTION = re.compile(r"(token|key|secret|password|passwd|credential|auth|private)", re.I)
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASS", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE")
+_SECRET_OPTION = re.compile(r"(token|key|secret|passw|credential|auth|private|cookie)", re.I)
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 REDACTED = "<redacted>"
 

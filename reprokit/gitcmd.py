@@ -15,6 +15,18 @@ from types import MappingProxyType
 
 from reprokit.errors import ReprokitError
 
+# The author of every commit reprokit writes (snapshots, the empty base): snapshots work on
+# machines with no git user configured and never leak the user's name/email into refs
+# that may be pushed.
+REPROKIT_IDENTITY = MappingProxyType(
+    {
+        "GIT_AUTHOR_NAME": "reprokit",
+        "GIT_AUTHOR_EMAIL": "reprokit@localhost",
+        "GIT_COMMITTER_NAME": "reprokit",
+        "GIT_COMMITTER_EMAIL": "reprokit@localhost",
+    }
+)
+
 
 class GitError(ReprokitError):
     """A git command failed; the message shows the command, exit code and stderr."""

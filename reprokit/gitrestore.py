@@ -8,6 +8,7 @@ which :func:`remove_worktree` clears again; a fetched snapshot keeps its
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,23 +16,23 @@ from types import MappingProxyType
 from typing import Any
 
 from reprokit.errors import ReprokitError
-from reprokit.gitcmd import GitError, git_toplevel, run_git
+from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, git_toplevel, run_git
 
-# Fetching must fail fast rather than wait for a password nobody will type.
-_NO_PROMPT = MappingProxyType(
+# Fetching must fail fast rather than wait for a password nobody will type. (A URL read
+# from a record cannot pick the ext:: transport: git never allows it unless configured.)
+_FETCH_ENV = MappingProxyType(
     {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
 )
+# A fixed date makes the empty base commit the same object every time.
 _EMPTY_BASE_IDENTITY = MappingProxyType(
     {
-        "GIT_AUTHOR_NAME": "reprokit",
-        "GIT_AUTHOR_EMAIL": "reprokit@localhost",
-        "GIT_COMMITTER_NAME": "reprokit",
-        "GIT_COMMITTER_EMAIL": "reprokit@localhost",
-        # A fixed date makes the empty base commit the same object every time.
+        **REPROKIT_IDENTITY,
         "GIT_AUTHOR_DATE": "1970-01-01T00:00:00+0000",
         "GIT_COMMITTER_DATE": "1970-01-01T00:00:00+0000",
     }
 )
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_SNAPSHOT_REFS = "refs/reprokit/"
 
 
 def _top(cwd: Path) -> Path:
@@ -44,21 +45,55 @@ def _top(cwd: Path) -> Path:
     return top
 
 
-def _has_commit(top: Path, rev: str) -> bool:
-    out = run_git("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", cwd=top, check=False)
-    return bool(out.strip())
+def _commit_of(top: Path, rev: str) -> str | None:
+    """The commit ``rev`` names here, or None when git does not have it."""
+    out = run_git(
+        "rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}",
+        cwd=top, check=False,
+    )  # fmt: skip
+    return out.decode().strip() or None
 
 
-def _resolves_to(top: Path, ref: str, sha: str) -> bool:
-    out = run_git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=top, check=False)
-    return out.decode().strip() == sha
+def _checked(
+    git_record: Mapping[str, Any], run_dir: Path
+) -> tuple[str | None, str | None, str | None]:
+    """The record's snapshot sha, snapshot ref and base sha, refused unless well formed.
+
+    A record is a file that may come from someone else: its values reach git's command
+    line, so a ref outside ``refs/reprokit/`` (``refs/heads/main``) or an "sha" that is an
+    option must never get there.
+    """
+    snapshot, ref, base = (git_record.get(k) for k in ("snapshot", "snapshot_ref", "sha"))
+    for key, value in (("snapshot", snapshot), ("sha", base)):
+        if value is not None and not (isinstance(value, str) and _SHA.fullmatch(value)):
+            raise ReprokitError(
+                f"{run_dir / 'run.json'}: git.{key} is not a commit id: {value!r}",
+                hint="the record was edited or damaged; restore it from a backup",
+            )
+    if ref is not None and not (
+        isinstance(ref, str) and ref.startswith(_SNAPSHOT_REFS) and ".." not in ref
+    ):
+        raise ReprokitError(
+            f"{run_dir / 'run.json'}: git.snapshot_ref must be under {_SNAPSHOT_REFS}: {ref!r}",
+            hint="the record was edited or damaged; restore it from a backup",
+        )
+    return snapshot, ref, base
 
 
-def _fetch_sources(top: Path, recorded: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(label, what to pass to git fetch): recorded remotes first, then other local ones."""
+def _fetch_sources(top: Path, recorded: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, what to pass to git fetch): recorded remotes first, then other local ones.
+
+    A recorded remote is fetched by name when this repository has one of that name, else
+    by its recorded URL; a URL that would read as an option is left out.
+    """
     out = run_git("remote", cwd=top, check=False).decode("utf-8", "replace")
     local = [name for name in out.splitlines() if name]
-    sources = [(name, name if name in local else url) for name, url in recorded.items()]
+    sources = []
+    for name, url in recorded.items():
+        if name in local:
+            sources.append((name, name))
+        elif isinstance(url, str) and url and not url.startswith("-"):
+            sources.append((name, url))
     sources += [(name, name) for name in local if name not in recorded]
     return sources
 
@@ -106,6 +141,7 @@ def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: P
     """Check out a run's snapshot as a detached worktree at ``dest``; say how it was rebuilt.
 
     Returns ``"ref"`` when ``refs/reprokit/runs/<id>`` points at the snapshot here,
+    ``"commit"`` when the ref does not but the snapshot commit is still here,
     ``"fetched"`` when that ref was fetched from a remote (the recorded remotes, then any
     other configured one), or ``"patch"`` when the worktree was rebuilt from the recorded
     HEAD (an empty base when it was unborn) plus ``run_dir/diff.patch``, applied
@@ -118,29 +154,25 @@ def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: P
             f"cannot rebuild the code into {dest}: the folder is not empty",
             hint="remove it or choose another folder",
         )
-    snapshot = git_record.get("snapshot")
-    ref = git_record.get("snapshot_ref")
-    if snapshot and ref and _resolves_to(top, ref, snapshot):
+    snapshot, ref, base = _checked(git_record, run_dir)
+    if snapshot and _commit_of(top, snapshot) == snapshot:
+        # Exact whatever the ref says: the ref may be gone (deleted, or not yet collected
+        # by git gc) while the commit is still here.
         _worktree_add(top, dest, snapshot)
-        return "ref"
+        return "ref" if ref and _commit_of(top, ref) == snapshot else "commit"
     tried: list[str] = []
     if snapshot and ref:
         for label, source in _fetch_sources(top, git_record.get("remotes") or {}):
             tried.append(label)
             # No "+": a same-named ref from another outputs folder must not be clobbered.
             run_git(
-                "fetch", "--quiet", "--no-tags", source, f"{ref}:{ref}",
-                cwd=top, env=_NO_PROMPT, check=False,
+                "fetch", "--quiet", "--no-tags", "--end-of-options", source, f"{ref}:{ref}",
+                cwd=top, env=_FETCH_ENV, check=False,
             )  # fmt: skip
-            if _resolves_to(top, ref, snapshot):
+            if _commit_of(top, ref) == snapshot:
                 _worktree_add(top, dest, snapshot)
                 return "fetched"
-    base = git_record.get("sha")
-    if base is not None and not _has_commit(top, base):
-        if snapshot and _has_commit(top, snapshot):
-            # The ref is gone but git has not collected the commit yet: still exact.
-            _worktree_add(top, dest, snapshot)
-            return "ref"
+    if base is not None and _commit_of(top, base) is None:
         raise _missing_error(git_record, tried)
     patch = run_dir / str(git_record.get("patch_file") or "diff.patch")
     if not patch.is_file():
@@ -188,7 +220,7 @@ def snapshot_diff(cwd: Path, sha_a: str, sha_b: str, *, stat_only: bool) -> byte
     """The diff between two snapshot commits, for ``reprokit diff --code`` (bytes)."""
     top = _top(cwd)
     for sha in (sha_a, sha_b):
-        if not _has_commit(top, sha):
+        if _commit_of(top, sha) is None:
             raise ReprokitError(
                 f"snapshot commit {sha[:12]} is not in this repository",
                 hint="fetch the snapshots: `git fetch origin 'refs/reprokit/*:refs/reprokit/*'`",

@@ -16,28 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from reprokit import gitstatus
 from reprokit.background import Background
-from reprokit.gitcmd import locate, run_git
+from reprokit.gitcmd import REPROKIT_IDENTITY, locate, run_git
 
-# A fixed identity, so snapshots work on machines with no git user configured and never
-# leak the user's name/email into refs that may be pushed.
-SNAPSHOT_IDENTITY = MappingProxyType(
-    {
-        "GIT_AUTHOR_NAME": "reprokit",
-        "GIT_AUTHOR_EMAIL": "reprokit@localhost",
-        "GIT_COMMITTER_NAME": "reprokit",
-        "GIT_COMMITTER_EMAIL": "reprokit@localhost",
-    }
-)
 _GITLINK_MODE = b"160000"
 _HASH_CHUNK = 1 << 20
 # Adds new and changed files, drops deleted ones, turns a nested repository into a gitlink;
@@ -54,9 +44,42 @@ _PATCH_ARGS = (
 )  # fmt: skip
 
 
-def snapshot_ref(run_id: str) -> str:
-    """The ref that keeps a run's snapshot commit alive: ``refs/reprokit/runs/<run_id>``."""
-    return f"refs/reprokit/runs/{run_id}"
+def snapshot_ref(run_id: str, space: str = "") -> str:
+    """The ref that keeps a run's snapshot commit alive: ``refs/reprokit/runs/<run_id>``
+    (``refs/reprokit/runs/<space>/<run_id>`` for an outputs folder other than the default,
+    see :func:`ref_space`)."""
+    return f"refs/reprokit/runs/{space}/{run_id}" if space else f"refs/reprokit/runs/{run_id}"
+
+
+_DEFAULT_OUTPUTS = Path("outputs")
+_REF_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def ref_space(top: Path, outputs: Path | None) -> str:
+    """The part of the snapshot ref that tells outputs folders apart.
+
+    Run ids are unique per outputs folder only: ``outputs/run_1`` and ``sweep/run_1`` in one
+    repository must not share a ref, or the second launch would move the first run's ref
+    and git gc would drop its snapshot. The default ``<top>/outputs`` keeps the plain
+    ``refs/reprokit/runs/run_N``; another folder inside the repository is named by its
+    path (``sweep``, ``proj/outputs``); one outside it by a hash of its absolute path.
+    """
+    if outputs is None:
+        return ""
+    where = outputs.resolve()
+    try:
+        rel = where.relative_to(top.resolve())
+    except ValueError:
+        return "ext-" + hashlib.sha256(str(where).encode()).hexdigest()[:12]
+    if rel == _DEFAULT_OUTPUTS:
+        return ""
+    parts = [_REF_UNSAFE.sub("_", part).lstrip(".") or "_" for part in rel.parts]
+    # A ref component may not end in ".lock" or "."; a first one named like a run would
+    # clash with that run's own ref (a ref cannot also be a folder of refs).
+    parts = [p + "_" if p.endswith((".lock", ".")) else p for p in parts]
+    if parts and parts[0].startswith("run_"):
+        parts[0] = "_" + parts[0]
+    return "/".join(parts) or "_"
 
 
 def _sha256(path: Path) -> str:
@@ -67,37 +90,74 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# Untracked files that usually hold credentials. A snapshot is a commit under a ref meant
+# to be pushed, and diff.patch is shared with the run folder: these are never copied into
+# either, only named (path and size, no hash: a hash of a short password can be reversed).
+# Python modules are never matched: an experiment may import `secret_sauce.py`.
+_SECRET_FILE = re.compile(
+    r"""(?ix) ^ (?:
+        \.env (?:\..*)? | \.envrc | \.netrc | \.pypirc | \.npmrc | \.git-credentials
+      | \.htpasswd | id_(?:rsa|dsa|ecdsa|ed25519)
+      | .*\.(?:pem|key|p12|pfx|kdbx|jks|keystore)
+      | (?!.*\.py$) .*(?:secret|credential|passw).*
+    ) $""",
+)
+
+
 def _split_untracked(
     top: Path, untracked: list[str], cap: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Untracked paths to add, and the ones over ``cap`` bytes left out (loudly)."""
+    """Untracked paths to add, and the ones left out (loudly): files over ``cap`` bytes,
+    files that look like secrets, and nested repositories with no commit to point at."""
     keep: list[str] = []
     skipped: list[dict[str, Any]] = []
     for name in untracked:
         path = top / name
-        # An untracked nested repository shows as "dir/"; git add takes it without the slash.
+        # An untracked nested repository shows as "dir/"; git add takes it without the slash,
+        # as a gitlink to its HEAD, which must exist.
         if name.endswith("/"):
-            keep.append(name.rstrip("/"))
+            name = name.rstrip("/")
+            if run_git("rev-parse", "-q", "--verify", "HEAD", cwd=path, check=False).strip():
+                keep.append(name)
+            else:
+                skipped.append({"path": name, "size": None, "reason": "empty-repository"})
             continue
         try:
             st = path.lstat()
         except FileNotFoundError:
             continue  # deleted since status listed it: it is not part of the state any more
-        if path.is_symlink() or st.st_size <= cap:
+        if _SECRET_FILE.match(path.name) and not path.is_symlink():
+            skipped.append({"path": name, "size": st.st_size, "reason": "secret"})
+        elif path.is_symlink() or st.st_size <= cap:
             keep.append(name)
-            continue
-        skipped.append({"path": name, "size": st.st_size, "sha256": _sha256(path)})
+        else:
+            skipped.append(
+                {"path": name, "size": st.st_size, "sha256": _sha256(path), "reason": "size"}
+            )
     return keep, skipped
 
 
 def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
     for item in skipped:
-        print(
-            f"reprokit: warning: untracked file {item['path']} ({item['size']:,} bytes) is "
-            f"larger than the untracked size cap ({cap:,} bytes) and is NOT in the run's "
-            "snapshot; its size and sha256 are recorded. Commit it, ignore it, or raise the cap.",
-            file=sys.stderr,
-        )
+        path, reason = item["path"], item.get("reason")
+        if reason == "secret":
+            text = (
+                f"untracked file {path} looks like it holds secrets and is NOT in the run's "
+                "snapshot or diff.patch (only its name and size are recorded). Add it to "
+                ".gitignore to silence this."
+            )
+        elif reason == "empty-repository":
+            text = (
+                f"untracked folder {path} is a git repository with no commit yet and is NOT "
+                "in the run's snapshot. Commit in it, or add it to .gitignore."
+            )
+        else:
+            text = (
+                f"untracked file {path} ({item['size']:,} bytes) is larger than the untracked "
+                f"size cap ({cap:,} bytes) and is NOT in the run's snapshot; its size and "
+                "sha256 are recorded. Commit it, ignore it, or raise the cap."
+            )
+        print(f"reprokit: warning: {text}", file=sys.stderr)
 
 
 def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
@@ -172,7 +232,7 @@ def _build_tree(
 
 
 def _commit(
-    top: Path, built: _Tree, run_id: str, label: str | None, patch_path: Path
+    top: Path, built: _Tree, run_id: str, ref: str, label: str | None, patch_path: Path
 ) -> tuple[str, list[dict[str, str]]]:
     """The snapshot commit and its ref; the patch. Returns (commit, submodules)."""
     status = built.status
@@ -186,10 +246,8 @@ def _commit(
     message = f"reprokit snapshot {run_id}" + (f" of {label}" if label else "")
     parents = ("-p", status.sha) if status.sha else ()
     commit_args = ("commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message)
-    commit = gitstatus.decode_path(run_git(*commit_args, cwd=top, env=SNAPSHOT_IDENTITY)).strip()
-    ref_job = Background(
-        run_git, "update-ref", "-m", message, snapshot_ref(run_id), commit, cwd=top
-    )
+    commit = gitstatus.decode_path(run_git(*commit_args, cwd=top, env=REPROKIT_IDENTITY)).strip()
+    ref_job = Background(run_git, "update-ref", "-m", message, ref, commit, cwd=top)
     try:
         patch_path.write_bytes(run_git(*_PATCH_ARGS, commit, cwd=top))
     finally:
@@ -209,10 +267,16 @@ class PendingCapture:
     """
 
     def __init__(
-        self, top: Path, real_index: Path, status_args: Sequence[str], untracked_size_cap: int
+        self,
+        top: Path,
+        real_index: Path,
+        status_args: Sequence[str],
+        untracked_size_cap: int,
+        ref_space: str = "",
     ) -> None:
         self.top = top
         self._cap = untracked_size_cap
+        self._ref_space = ref_space
         self._tmp = tempfile.TemporaryDirectory(prefix="reprokit-index-")
         self._status = Background(run_git, *status_args, cwd=top)
         self._remotes = Background(gitstatus.remotes_and_pushed, top)
@@ -235,7 +299,8 @@ class PendingCapture:
         try:
             built = self._tree.result()
             _warn_skipped(built.skipped, self._cap)
-            commit, submodules = _commit(top, built, run_id, label, patch_path)
+            ref = snapshot_ref(run_id, self._ref_space)
+            commit, submodules = _commit(top, built, run_id, ref, label, patch_path)
         finally:
             # Never leave git processes running behind a failed capture.
             self.cancel()
@@ -254,7 +319,7 @@ class PendingCapture:
             "renamed": status.renamed,
             "pushed": pushed if remotes and status.sha else None,
             "snapshot": commit,
-            "snapshot_ref": snapshot_ref(run_id),
+            "snapshot_ref": ref,
             "patch_file": patch_path.name,
             "skipped_untracked": built.skipped,
             "submodules": submodules,
@@ -262,7 +327,11 @@ class PendingCapture:
 
 
 def start_capture(
-    cwd: Path, *, untracked_size_cap: int, exclude: Sequence[Path] = ()
+    cwd: Path,
+    *,
+    untracked_size_cap: int,
+    exclude: Sequence[Path] = (),
+    outputs: Path | None = None,
 ) -> PendingCapture | None:
     """Locate the working tree and start the git work that needs no run id; None outside git.
 
@@ -273,7 +342,8 @@ def start_capture(
         return None
     top, real_index = located
     status_args = (*gitstatus.STATUS_ARGS, *_exclude_pathspecs(top, cwd, exclude))
-    return PendingCapture(top, real_index, status_args, untracked_size_cap)
+    space = ref_space(top, cwd / outputs if outputs is not None else None)
+    return PendingCapture(top, real_index, status_args, untracked_size_cap, space)
 
 
 def capture(
@@ -284,6 +354,7 @@ def capture(
     patch_path: Path,
     label: str | None = None,
     exclude: Sequence[Path] = (),
+    outputs: Path | None = None,
 ) -> dict[str, Any] | None:
     """Record the git state at ``cwd`` and snapshot the working tree; None outside git.
 
@@ -293,11 +364,15 @@ def capture(
     disk), ``untracked`` (not ignored), ``renamed`` (``{"from", "to"}``, staged renames).
 
     The snapshot commit (message ``reprokit snapshot <run_id> of <label>``, fixed identity)
-    goes under ``refs/reprokit/runs/<run_id>``, replacing a stale ref of the same name. The
+    goes under ``refs/reprokit/runs/<run_id>`` (with the :func:`ref_space` of ``outputs``,
+    the run's outputs folder, when that is not ``<top>/outputs``), replacing a stale ref of
+    the same name (a run of an outputs folder that was deleted and restarted). The
     binary patch from HEAD (or the empty tree when unborn) to it is written to
     ``patch_path``; it is empty when the tree is clean. Untracked files larger than
-    ``untracked_size_cap`` bytes are left out with a warning on stderr and listed in
-    ``skipped_untracked``. Submodules are recorded by path and commit (the gitlink, which
+    ``untracked_size_cap`` bytes, files that look like secrets (``.env``, ``*.pem``, ...)
+    and nested repositories without a commit are left out with a warning on stderr and
+    listed in ``skipped_untracked`` with a ``reason`` (``size``, ``secret``,
+    ``empty-repository``). Submodules are recorded by path and commit (the gitlink, which
     follows the submodule's checked-out HEAD); their own uncommitted changes are NOT
     snapshotted.
 
@@ -305,7 +380,9 @@ def capture(
     listed nor snapshotted even when ``.gitignore`` does not ignore them: launch passes
     the outputs folder, so a run never records every earlier run's files as untracked.
     """
-    pending = start_capture(cwd, untracked_size_cap=untracked_size_cap, exclude=exclude)
+    pending = start_capture(
+        cwd, untracked_size_cap=untracked_size_cap, exclude=exclude, outputs=outputs
+    )
     if pending is None:
         return None
     return pending.finish(run_id, patch_path=patch_path, label=label)

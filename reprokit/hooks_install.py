@@ -83,7 +83,14 @@ def install_hooks(*, settings: Settings, force: bool = False) -> int:
                 )
             raise ReprokitError(f"{target} already exists and is not reprokit's hook", hint=hint)
         if HOOK_MARKER not in old:
-            target.with_name("pre-commit.old").write_text(old, encoding="utf-8")
+            # Never overwrite an earlier backup: it may be the only copy of someone's hook.
+            backup = target.with_name("pre-commit.old")
+            n = 1
+            while backup.exists():
+                n += 1
+                backup = target.with_name(f"pre-commit.old.{n}")
+            backup.write_text(old, encoding="utf-8")
+            print(f"kept the previous hook as {backup}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(".pre-commit.reprokit-tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -43,7 +43,8 @@ def _parse_extra(extra_json: str | None) -> dict[str, Any]:
         raise ReprokitError(f"--extra-json: not valid JSON: {e.msg}") from e
     if not isinstance(extra, dict):
         raise ReprokitError("--extra-json: expected a JSON object of run.json keys")
-    reserved = {"id", "status", "format_version", "started_at", "pid", "host"} & set(extra)
+    reserved = {"id", "status", "format_version", "started_at", "pid", "pid_started", "host"}
+    reserved &= set(extra)
     if reserved:
         raise ReprokitError(f"--extra-json: cannot set {', '.join(sorted(reserved))}")
     return extra
@@ -63,6 +64,7 @@ def _start_git(settings: Settings, git_from: Path | None) -> Background[Any] | N
             # Even when .gitignore does not ignore them: every earlier run's files would be
             # "untracked" and copied into each snapshot.
             exclude=(settings.outputs, settings.root / ".reprokit-cache"),
+            outputs=settings.outputs,
         )
 
     return Background(start)
@@ -256,6 +258,8 @@ def launch(
             "started_at": started_wall,
             "heartbeat_at": started_wall,
             "pid": os.getpid(),
+            # With the pid, names this process: readers tell it from a later one on the pid.
+            "pid_started": store.pid_started(os.getpid()),
             "host": store.hostname(),
             "command": environment.scrub_argv(sys.argv),
             "cwd": os.getcwd(),
@@ -270,10 +274,13 @@ def launch(
         }
         | extra,
     )
-    # Written at once, so even a launch killed during set-up leaves a readable record.
+    # Written at once, so even a launch killed during set-up leaves a readable record, and
+    # kept fresh from now on: importing the experiment (torch alone takes seconds), waiting
+    # for the snapshot or hashing inputs can take over a minute, which read as crashed.
     record.update()
+    heartbeat = liverun.Heartbeat(record)
+    heartbeat.start()
     writer: metrics.MetricsWriter | None = None
-    heartbeat: liverun.Heartbeat | None = None
     previous_term = liverun.install_sigterm()
     outcome: dict[str, Any] = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
     result: object = None
@@ -292,7 +299,7 @@ def launch(
             _write_config(run_dir, config)
             from reprokit.inputs import fingerprint_inputs
 
-            record.data.update(
+            record.set(
                 experiment=runconfig.describe_experiment(path, settings, config),
                 seed=used_seed,
                 seed_source=seed_source,
@@ -311,8 +318,7 @@ def launch(
             record.update(git=git)
             writer = metrics.MetricsWriter(run_dir / store.METRICS_FILE)
             metrics.activate(metrics.RunInfo(run_id, run_dir, config, used_seed), writer)
-            heartbeat = liverun.Heartbeat(record, writer)
-            heartbeat.start()
+            heartbeat.attach(writer)
         except BaseException as e:
             outcome = liverun.outcome_of(e, run_dir, during_setup=True)
             # Keep a failed set-up's record complete, and never leave the snapshot half-made.
@@ -324,7 +330,7 @@ def launch(
             for key, probe in probes.items():
                 if record.data.get(key) is None:
                     with contextlib.suppress(Exception):
-                        record.data[key] = probe.result()
+                        record.set(**{key: probe.result()})
             raise
         try:
             result = main(config)
@@ -337,9 +343,13 @@ def launch(
         # Ctrl-C while finalizing would leave a `running` record behind: ignore it briefly.
         previous_int = liverun.ignore_signals()
         try:
-            if heartbeat is not None:
-                heartbeat.stop()
+            heartbeat.stop()
             metrics.activate(None, None)
+            determinism.release()
+            if record.data.get("torch") is None:
+                # main imported torch itself (seeded on import): record what it ran with.
+                with contextlib.suppress(Exception):
+                    record.data["torch"] = environment.torch_facts()
             last: dict[str, Any] = {}
             if writer is not None:
                 writer.close()

@@ -42,6 +42,12 @@ class LiveRecord:
         self.data = data
         self.lock = threading.Lock()
 
+    def set(self, **values: Any) -> None:
+        """Change values without writing: the next :meth:`update` (or heartbeat) writes them.
+        Under the lock, so the heartbeat never serializes a dict while it changes."""
+        with self.lock:
+            self.data.update(values)
+
     def update(self, **values: Any) -> None:
         with self.lock:
             self.data.update(values)
@@ -49,16 +55,20 @@ class LiveRecord:
 
 
 class Heartbeat:
-    """Flushes metrics every second and rewrites ``heartbeat_at`` in run.json every 10 s.
+    """Rewrites ``heartbeat_at`` in run.json every 10 s, and flushes metrics every second
+    once a writer is attached.
 
-    The heartbeat lives in run.json itself (atomically rewritten), so readers need only one
-    file; store.effective_status treats a record silent for 60 s as crashed.
+    Started right after the first record is written, before the experiment is imported:
+    a set-up over 60 s (a slow torch import, a large repository's snapshot, hashing big
+    inputs) otherwise read as crashed. The writer only exists once set-up is done, hence
+    :meth:`attach`. The heartbeat lives in run.json itself (atomically rewritten), so
+    readers need only one file (store.liveness).
     """
 
     def __init__(
         self,
         record: LiveRecord,
-        writer: metrics.MetricsWriter,
+        writer: metrics.MetricsWriter | None = None,
         interval: float = store.HEARTBEAT_INTERVAL_S,
     ) -> None:
         self._record = record
@@ -70,11 +80,17 @@ class Heartbeat:
     def start(self) -> None:
         self._thread.start()
 
+    def attach(self, writer: metrics.MetricsWriter) -> None:
+        """Flush ``writer`` every second from now on (one attribute store: no lock needed)."""
+        self._writer = writer
+
     def _run(self) -> None:
         last_beat = time.monotonic()
         while not self._stop.wait(metrics.FLUSH_INTERVAL_S):
             try:
-                self._writer.flush()
+                writer = self._writer
+                if writer is not None:
+                    writer.flush()
                 if time.monotonic() - last_beat >= self._interval:
                     last_beat = time.monotonic()
                     self._record.update(heartbeat_at=now_iso())

@@ -155,6 +155,7 @@ def replay(
         )
     dest = Path(tempfile.mkdtemp(prefix="reprokit-replay-"))
     linked: list[str] = []
+    skipped_links: list[str] = []
     work_root = dest / settings.root.resolve().relative_to(top.resolve())
     try:
         rebuild = _materialize(settings.root, original, dest)
@@ -163,9 +164,11 @@ def replay(
         linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
         if linked:
             _say("linked ignored " + ", ".join(linked) + " into the worktree")
-        for warning in replayprep.link_skipped_untracked(
-            top, dest, original.record["git"].get("skipped_untracked")
-        ):
+        warnings: list[str] = []
+        skipped_links = replayprep.link_skipped_untracked(
+            top, dest, original.record["git"].get("skipped_untracked"), warnings
+        )
+        for warning in warnings:
             _say(f"warning: {warning}")
         return _run(
             original,
@@ -187,6 +190,7 @@ def replay(
             )
         else:
             replayprep.unlink_links(work_root, linked)
+            replayprep.unlink_links(dest, skipped_links)
             _remove(settings.root, dest)
 
 
@@ -207,6 +211,7 @@ def _remove(root: Path, dest: Path) -> None:
 def _rebuild_words(rebuild: str) -> str:
     return {
         "ref": "from its snapshot ref",
+        "commit": "from its snapshot commit (its ref is gone)",
         "fetched": "fetched from a remote",
         "patch": "from its base commit + diff.patch",
     }.get(rebuild, rebuild)
@@ -291,12 +296,13 @@ def _run(
             seed=seed,
             smoke=bool(record.get("smoke")),
         )
-        _report_environment(record, here, strict=strict)
+        env_differences = _report_environment(record, here, strict=strict)
         if not smoke:
             _report_config(original, here)
         from reprokit.inputs import compare_inputs
 
-        for change in compare_inputs(record.get("inputs"), cwd):
+        input_changes = compare_inputs(record.get("inputs"), cwd)
+        for change in input_changes:
             _say(f"warning: {change.describe()}")
         _say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
         replayprep.open_gate(gate)
@@ -330,7 +336,33 @@ def _run(
     print(verification.format_table(result), flush=True)
     verification.store_verdict(replay_dir, result)
     _say(verification.summary_line(result))
+    if not result.ok:
+        causes = _likely_causes(record, env_differences, len(input_changes))
+        _say("  likely causes, most likely first:\n    - " + "\n    - ".join(causes))
     return EXIT_OK if result.ok else EXIT_MISMATCH
+
+
+def _likely_causes(record: dict[str, Any], env_differences: int, input_changes: int) -> list[str]:
+    """What usually makes a replay's numbers differ, given what this replay saw."""
+    causes = []
+    if input_changes:
+        causes.append("an input changed since the original run (see the warnings above)")
+    if env_differences:
+        causes.append(
+            f"{env_differences} environment difference(s) that can change results (table above)"
+        )
+    gpus = (record.get("hardware") or {}).get("gpus") or []
+    if gpus and not record.get("deterministic"):
+        causes.append(
+            "nondeterministic GPU kernels: launch with --deterministic, or compare with "
+            "--rtol/--atol"
+        )
+    causes.append(
+        "a random source reprokit does not seed: a generator seeded from the time or "
+        "os.urandom, DataLoader workers without a worker_init_fn, another library's RNG"
+    )
+    causes.append("the experiment reads something that changes: the clock, the network, a cache")
+    return causes
 
 
 def _launch_args(
@@ -374,7 +406,8 @@ def _launch_args(
     return args
 
 
-def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> None:
+def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> int:
+    """Print the differences; the number that can change results (refused with ``strict``)."""
     if "error" in here:
         _say(f"warning: could not inspect the replay environment ({here['error']})")
         if strict:
@@ -382,11 +415,11 @@ def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict:
                 "--strict: could not compare the environment: " + str(here["error"]),
                 exit_code=EXIT_ENV_REFUSED,
             )
-        return
+        return 0
     diffs = envcompare.compare(record, here)
     if not diffs:
         _say("environment: same as recorded")
-        return
+        return 0
     _say("the environment differs from the recorded one (* can change results):")
     print(envcompare.format_table(diffs), file=sys.stderr, flush=True)
     relevant = [d.what for d in diffs if d.affects_results]
@@ -397,6 +430,7 @@ def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict:
             hint="recreate the recorded environment (versions above), or drop --strict",
             exit_code=EXIT_ENV_REFUSED,
         )
+    return len(relevant)
 
 
 def _report_config(original: _Original, here: dict[str, Any]) -> None:

@@ -261,31 +261,39 @@ def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
 
 
 def link_skipped_untracked(
-    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None
+    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None, warnings: list[str]
 ) -> list[str]:
-    """Link the untracked files the snapshot left out for their size into the worktree.
+    """Link the untracked files the snapshot left out (for their size, as likely secrets,
+    or as repositories without a commit) into the worktree; the links made.
 
-    Returns warnings for those that are gone or whose content changed since the run (by
-    sha256, skipped above :data:`_REHASH_LIMIT` where the size alone is compared).
+    Appends to ``warnings`` for those that are gone or whose content changed since the run
+    (by sha256 where recorded, skipped above :data:`_REHASH_LIMIT` where the size alone is
+    compared).
     """
     from reprokit.inputs import sha256_file
 
-    warnings = []
+    linked = []
     for entry in skipped or []:
         rel = str(entry.get("path"))
         source, target = git_top / rel, worktree / rel
-        what = f"{rel} (left out of the snapshot for its size)"
-        if not source.is_file():
+        why = {"secret": "as a likely secret", "empty-repository": "as a repository with no commit"}
+        what = (
+            f"{rel} (left out of the snapshot {why.get(str(entry.get('reason')), 'for its size')})"
+        )
+        if not (source.is_file() or source.is_dir()):
             warnings.append(f"{what} is not here; the replay runs without it")
             continue
         if not target.exists() and target.parent.is_dir():
-            target.symlink_to(source)
+            target.symlink_to(source, target_is_directory=source.is_dir())
+            linked.append(rel)
+        if source.is_dir():
+            continue
         size = source.stat().st_size
         if entry.get("size") != size:
             warnings.append(f"{what} changed size since the run: {entry.get('size')} -> {size}")
         elif size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
             warnings.append(f"{what} changed since the run (sha256 differs)")
-    return warnings
+    return linked
 
 
 def unlink_links(work_root: Path, names: list[str]) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from reprokit import store
-from reprokit.errors import EXIT_OK
+from reprokit.errors import EXIT_OK, ReprokitError
 from reprokit.settings import Settings
 from reprokit.tables import format_duration, format_started, format_value
 
@@ -45,8 +46,11 @@ def _git_lines(git: dict[str, Any] | None) -> list[tuple[str, str]]:
         state = "clean"
     lines = [("git", f"{sha} on {branch}, {state}")]
     for key in ("modified", "staged", "deleted", "untracked"):
-        for path in (git.get(key) or [])[:10]:
-            lines.append(("", f"  {key[0].upper()} {path}"))
+        paths = git.get(key) or []
+        for path in paths[:10]:
+            lines.append(("", f"  {key:<9}  {path}"))
+        if len(paths) > 10:
+            lines.append(("", f"  {key:<9}  ... and {len(paths) - 10} more (show --json)"))
     if git.get("snapshot"):
         lines.append(("snapshot", f"{git['snapshot'][:12]} ({git.get('snapshot_ref')})"))
     return lines
@@ -65,20 +69,73 @@ def _hardware_line(hw: dict[str, Any] | None) -> str:
     return text
 
 
-def render(record: dict[str, Any]) -> str:
+def _live_status(record: dict[str, Any], *, now: float | None = None) -> str:
+    """The status line of a record stored as ``running``: whether it still runs, and why
+    a reader thinks so (its process, or its heartbeat)."""
+    live = store.liveness({**record, "status": "running"}, now=now)
+    silent = format_duration(live.silent_s) if live.silent_s is not None else None
+    no_beat = f"no heartbeat for {silent}" if silent else "no valid heartbeat_at"
+    pid = record.get("pid")
+    if live.reason == "stalled":
+        return f"running ({no_beat}; its process, pid {pid}, is alive here: stopped or busy)"
+    if live.status == "running":
+        return "running"
+    if live.reason == "exited":
+        why = "the process is gone"
+    elif live.reason == "pid-reused":
+        why = f"the process is gone; pid {pid} is another process now"
+    elif live.reason == "unverified":
+        why = f"{no_beat}; pid {pid} is alive, but the record cannot tell if it is the run's"
+    else:
+        why = f"{no_beat} from {record.get('host')}"
+    return f"crashed (recorded as running; {why})"
+
+
+def _duration(record: dict[str, Any], status: str, *, now: float | None) -> str:
+    """The recorded duration; for a run without one, how long it has run (or ran until its
+    last heartbeat, when it crashed)."""
+    if record.get("duration_s") is not None:
+        return format_duration(record.get("duration_s"))
+    started = store.parse_time(record.get("started_at"))
+    if started is None:
+        return "-"
+    if status.startswith("running"):
+        current = time.time() if now is None else now
+        return f"{format_duration(max(current - started, 0.0))} so far"
+    beat = store.parse_time(record.get("heartbeat_at"))
+    if beat is None:
+        return "-"
+    return f"at least {format_duration(max(beat - started, 0.0))} (until its last heartbeat)"
+
+
+def _last_logged(run_dir: Path) -> tuple[dict[str, Any], object]:
+    """The last value of each metric in metrics.jsonl, and the last step logged."""
+    last: dict[str, Any] = {}
+    step: object = None
+    try:
+        rows = store.read_metrics(run_dir)
+    except ReprokitError:
+        return {}, None
+    for row in rows:
+        step = row.get("step", step)
+        last.update((k, v) for k, v in row.items() if k not in ("step", "time"))
+    return last, step
+
+
+def render(record: dict[str, Any], *, now: float | None = None) -> str:
     """The human-readable summary printed by ``reprokit show``."""
     exp = record.get("experiment") or {}
     lines: list[tuple[str, str]] = []
     status = record["status"]
-    if status == "crashed":
-        status += " (recorded as running; the process is gone)"
+    if record.get("recorded_status", status) == "running":
+        status = _live_status(record, now=now)
     elif record.get("exit_code") not in (None, 0):
         status += f" (exit {record['exit_code']})"
     lines.append(("status", status))
     lines.append(("experiment", f"{exp.get('path')} ({exp.get('config_type')})"))
     chain = exp.get("lineage") or []
     if chain:
-        lines.append(("lineage", " → ".join(f"{e['name']}_{e['id']}" for e in chain)))
+        lines.append(("lineage", " → ".join(f"{e.get('name')}_{e.get('id')}" for e in chain)))
     flags = [name for name in ("smoke", "deterministic") if record.get(name)]
     if record.get("replay_of"):
         flags.append(f"replay of {record['replay_of']}")
@@ -92,7 +149,7 @@ def render(record: dict[str, Any]) -> str:
     if replayed:
         lines.append(("replay", replayed))
     lines.append(("started", f"{format_started(record.get('started_at'))} UTC"))
-    lines.append(("duration", format_duration(record.get("duration_s"))))
+    lines.append(("duration", _duration(record, status, now=now)))
     lines.append(("host", f"{record.get('host')} (pid {record.get('pid')})"))
     lines.append(("seed", f"{record.get('seed')} ({record.get('seed_source')})"))
     lines.extend(_git_lines(record.get("git")))
@@ -107,7 +164,14 @@ def render(record: dict[str, Any]) -> str:
         where = f" (see {error['traceback_file']})" if error.get("traceback_file") else ""
         lines.append(("error", f"{error.get('type')}: {error.get('message')}{where}"))
     summary = record.get("summary") or {}
-    lines.append(("summary", "" if summary else "-"))
+    if summary:
+        lines.append(("summary", ""))
+    else:
+        # A run still going, or killed before it could write summary.json: what it logged
+        # so far is the best evidence there is.
+        summary, step = _last_logged(Path(record["dir"]))
+        where = f" at step {step}" if step is not None else ""
+        lines.append(("summary", f"(none written; last logged values{where})" if summary else "-"))
     for key, value in summary.items():
         lines.append((f"  {key}", format_value(value)))
     width = max(len(label) for label, _ in lines)

@@ -14,8 +14,9 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from reprokit import recordschema
 from reprokit.errors import ReprokitError
 from reprokit.settings import Settings
 
@@ -29,8 +30,8 @@ PATCH_FILE = "diff.patch"
 TRACEBACK_FILE = "traceback.txt"
 
 RUN_RE = re.compile(r"^run_(\d+)$")
-# A running record whose heartbeat is older than this is shown as crashed (the heartbeat
-# thread rewrites it every HEARTBEAT_INTERVAL_S seconds).
+# A running record whose heartbeat is older than this is shown as crashed, unless its own
+# process is alive on this host (the heartbeat thread rewrites it every HEARTBEAT_INTERVAL_S).
 HEARTBEAT_INTERVAL_S = 10.0
 STALE_AFTER_S = 60.0
 _MKDIR_ATTEMPTS = 1000
@@ -47,6 +48,7 @@ RECORD_KEYS = (
     "duration_s",
     "heartbeat_at",
     "pid",
+    "pid_started",
     "host",
     "command",
     "cwd",
@@ -160,8 +162,16 @@ def migrate(record: dict[str, Any], *, path: Path | None = None) -> dict[str, An
     return migrated
 
 
+def _shown(path: Path) -> str:
+    """``outputs/run_1/run.json`` when under the working directory, else the full path."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def read_record(run_dir: Path) -> dict[str, Any]:
-    """The run's ``run.json``, migrated to the current format."""
+    """The run's ``run.json``, migrated to the current format, its value types checked."""
     path = run_dir / RECORD_FILE
     if not path.is_file():
         raise ReprokitError(
@@ -171,7 +181,15 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     data = read_json(path)
     if not isinstance(data, dict):
         raise ReprokitError(f"{path}: the run record is not a JSON object")
-    return migrate(data, path=path)
+    record = migrate(data, path=path)
+    problem = recordschema.first_problem(record, _shown(path))
+    if problem:
+        raise ReprokitError(
+            problem,
+            hint=f"restore {RECORD_FILE} from a backup, or delete the run folder "
+            f"{_shown(run_dir)} if the run is not needed",
+        )
+    return record
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
@@ -237,23 +255,92 @@ def parse_time(value: object) -> float | None:
         return None
 
 
-def effective_status(record: dict[str, Any], *, now: float | None = None) -> str:
-    """The status readers show: ``crashed`` for a ``running`` record nobody is running.
+def _proc_stat(pid: int) -> tuple[bytes, int] | None:
+    """(state, start time in clock ticks since boot) of ``pid`` from ``/proc/<pid>/stat``
+    (Linux; fields 3 and 22); None where there is no /proc or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may itself hold spaces or ")".
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return fields[0], int(fields[19])
+    except (IndexError, ValueError):
+        return None
 
-    A record is crashed when its pid is dead on this host, or when its heartbeat (rewritten
-    every 10 s by the run) is older than 60 s — the only signal for runs on other hosts.
+
+def pid_started(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), as run.json's
+    ``pid_started`` records it; None where this cannot be read cheaply.
+
+    A pid and this number together name one process: a pid reused by a later process has
+    a later start. Elsewhere (macOS, Windows) no cheap source exists (a ``ps`` subprocess
+    would cost every launch ~10 ms), so records carry null and readers rely on the heartbeat.
+    """
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[1]
+
+
+class Liveness(NamedTuple):
+    """What readers make of a record's status (:func:`liveness`)."""
+
+    status: str
+    # Why a "running" record reads as it does, for `show`; None when there is nothing to say:
+    #   "exited"      crashed: its pid is not alive on this host
+    #   "pid-reused"  crashed: its pid is alive on this host but is a later process
+    #   "silent"      crashed: no heartbeat for stale_after seconds from another host
+    #   "unverified"  crashed: no heartbeat, and its pid is alive here, but the record has
+    #                 no pid_started (older records, no /proc) to tell it is still the run's
+    #   "stalled"     running: no heartbeat, but the run's own process is alive here
+    #                 (stopped with SIGSTOP, or busy in a long call that holds the GIL)
+    reason: str | None = None
+    silent_s: float | None = None  # seconds since the last heartbeat, when known
+
+
+def liveness(
+    record: dict[str, Any], *, now: float | None = None, stale_after: float = STALE_AFTER_S
+) -> Liveness:
+    """The effective status of a record, and why (see :class:`Liveness`).
+
+    A ``running`` record is its process's own on this host when the pid is alive and its
+    start time matches ``pid_started``: then it is running however old its heartbeat is
+    (a set-up over 60 s, a stopped process). Otherwise the heartbeat, rewritten every 10 s,
+    decides: older than ``stale_after`` seconds is crashed — the only signal for runs on
+    other hosts, and for records without ``pid_started`` since a pid can be reused.
     """
     status = str(record.get("status"))
     if status != "running":
-        return status
-    pid = record.get("pid")
-    if record.get("host") == hostname() and isinstance(pid, int) and not _pid_alive(pid):
-        return "crashed"
+        return Liveness(status)
     beat = parse_time(record.get("heartbeat_at")) or parse_time(record.get("started_at"))
-    current = time.time() if now is None else now
-    if beat is None or current - beat > STALE_AFTER_S:
-        return "crashed"
-    return "running"
+    silent = None if beat is None else (time.time() if now is None else now) - beat
+    stale = silent is None or silent > stale_after
+    pid = record.get("pid")
+    if record.get("host") == hostname() and isinstance(pid, int) and not isinstance(pid, bool):
+        if not _pid_alive(pid):
+            return Liveness("crashed", "exited", silent)
+        recorded = record.get("pid_started")
+        stat = _proc_stat(pid) if isinstance(recorded, int) else None
+        if stat is not None:
+            state, started = stat
+            if started != recorded:
+                return Liveness("crashed", "pid-reused", silent)
+            if state in (b"Z", b"X"):  # ended, not yet reaped by its parent
+                return Liveness("crashed", "exited", silent)
+            return Liveness("running", "stalled" if stale else None, silent)
+        if stale:
+            return Liveness("crashed", "unverified", silent)
+    if stale:
+        return Liveness("crashed", "silent", silent)
+    return Liveness("running", None, silent)
+
+
+def effective_status(
+    record: dict[str, Any], *, now: float | None = None, stale_after: float = STALE_AFTER_S
+) -> str:
+    """The status readers show: ``crashed`` for a ``running`` record nobody is running."""
+    return liveness(record, now=now, stale_after=stale_after).status
 
 
 def resolve_run(spec: str, settings: Settings) -> Path:

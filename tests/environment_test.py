@@ -19,12 +19,18 @@ def test_allow_list_keeps_relevant_variables_and_never_secrets() -> None:
         "AWS_SECRET_ACCESS_KEY": "aws",
         "HOME": "/home/me",
         "RANK": "0",
+        # Terraform shares TensorFlow's TF_ prefix: only TensorFlow's own names are kept.
+        "TF_VAR_db_pass": "hunter2",
+        "TF_CLI_CONFIG_FILE": "/root/.terraformrc",
+        "TF_DETERMINISTIC_OPS": "1",
+        "NCCL_IB_PASSPHRASE": "x",
     }
     assert environment.allowed_env(env) == {
         "CUDA_VISIBLE_DEVICES": "0,1",
         "OMP_NUM_THREADS": "4",
         "PYTHONHASHSEED": "0",
         "RANK": "0",
+        "TF_DETERMINISTIC_OPS": "1",
     }
 
 

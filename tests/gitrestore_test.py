@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,30 @@ def test_via_ref_leaves_the_users_repo_alone(repo: Path, tmp_path: Path) -> None
     assert user_state(repo) == before
 
 
-def test_ref_deleted_rebuilds_from_patch(repo: Path, tmp_path: Path) -> None:
+def _drop_snapshot(repo: Path, rec: dict[str, Any]) -> None:
+    """Delete the snapshot ref and let git collect the commit, as a later gc would."""
+    git(repo, "update-ref", "-d", rec["snapshot_ref"])
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert subprocess.run(["git", "cat-file", "-e", rec["snapshot"]], cwd=repo).returncode
+
+
+def test_ref_deleted_but_commit_still_here_is_exact(repo: Path, tmp_path: Path) -> None:
     make_dirty(repo)
     rec = _capture(repo, tmp_path / "run_1")
     git(repo, "update-ref", "-d", rec["snapshot_ref"])
+    dest = tmp_path / "rebuilt"
+
+    assert materialize(repo, rec, tmp_path / "run_1", dest) == "commit"
+
+    assert git(dest, "rev-parse", "HEAD").strip() == rec["snapshot"]
+    remove_worktree(repo, dest)
+
+
+def test_ref_deleted_rebuilds_from_patch(repo: Path, tmp_path: Path) -> None:
+    make_dirty(repo)
+    rec = _capture(repo, tmp_path / "run_1")
+    _drop_snapshot(repo, rec)
     before = user_state(repo)
     dest = tmp_path / "rebuilt"
 
@@ -64,7 +85,7 @@ def test_unborn_head_rebuilds_from_patch(tmp_path: Path) -> None:
     os.symlink("a.py", root / "alias")
     git(root, "add", "a.py")
     rec = _capture(root, tmp_path / "run_1")
-    git(root, "update-ref", "-d", rec["snapshot_ref"])
+    _drop_snapshot(root, rec)
     before = user_state(root)
 
     assert materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt") == "patch"
@@ -154,7 +175,7 @@ def test_snapshot_diff(repo: Path, tmp_path: Path) -> None:
 def test_patch_that_no_longer_applies_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     write(repo / "experiments/a.py", "a = 1\n")
     rec = _capture(repo, tmp_path / "run_1")
-    git(repo, "update-ref", "-d", rec["snapshot_ref"])
+    _drop_snapshot(repo, rec)
     write(repo / "experiments/a.py", "a = 2\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a")  # the run's file now exists at a new HEAD...
@@ -182,3 +203,32 @@ def test_remove_worktree_never_deletes_a_plain_folder(repo: Path, tmp_path: Path
     shutil.rmtree(tmp_path / "wt")
     remove_worktree(repo, tmp_path / "wt")
     assert git(repo, "worktree", "list").count("\n") == 1
+
+
+def test_a_recorded_remote_is_never_read_as_an_option(repo: Path, tmp_path: Path) -> None:
+    # A record may come from someone else: a "URL" that is a git option must not run.
+    rec = _capture(repo, tmp_path / "run_1")
+    _drop_snapshot(repo, rec)
+    (tmp_path / "run_1" / "diff.patch").unlink()
+    marker = tmp_path / "PWNED"
+    rec = {**rec, "remotes": {"evil": f"--upload-pack=touch {marker};"}}
+    with pytest.raises(ReprokitError):
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("snapshot_ref", "refs/heads/main", "git.snapshot_ref must be under refs/reprokit/"),
+        ("snapshot", "--output=/tmp/x", "git.snapshot is not a commit id"),
+        ("sha", "HEAD~1", "git.sha is not a commit id"),
+    ],
+)
+def test_a_malformed_record_is_refused_before_git_sees_it(
+    repo: Path, tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    rec = {**_capture(repo, tmp_path / "run_1"), key: value}
+    with pytest.raises(ReprokitError, match=message):
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+    assert git(repo, "rev-parse", "refs/heads/main") == git(repo, "rev-parse", "HEAD")

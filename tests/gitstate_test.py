@@ -231,7 +231,12 @@ def test_size_cap_skips_big_untracked_file_loudly(
 
     assert rec is not None
     assert rec["skipped_untracked"] == [
-        {"path": "data/big.bin", "size": 3000, "sha256": hashlib.sha256(big).hexdigest()}
+        {
+            "path": "data/big.bin",
+            "size": 3000,
+            "sha256": hashlib.sha256(big).hexdigest(),
+            "reason": "size",
+        }
     ]
     assert rec["untracked"] == ["data/big.bin", "small.txt"]
     files = git(repo, "ls-tree", "-r", "--name-only", rec["snapshot"]).split()
@@ -420,3 +425,89 @@ def test_excluded_folders_are_neither_listed_nor_snapshotted(repo: Path, tmp_pat
     files = git(repo, "ls-tree", "-r", "--name-only", rec["snapshot"]).split()
     kept = ["experiments/__init__.py", "experiments/new.py", "o1/kept.txt", "pyproject.toml"]
     assert files == [".gitignore", *kept]
+
+
+def test_outputs_folders_never_share_a_snapshot_ref(repo: Path, tmp_path: Path) -> None:
+    # run_1 of outputs/ and run_1 of sweep/ are different runs: the second capture must
+    # not move the first one's ref (git gc would then drop its snapshot).
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(repo / "a.py", "a = 'first'\n")
+    first = capture(
+        repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "a" / "diff.patch",
+        outputs=repo / "outputs",
+    )  # fmt: skip
+    write(repo / "a.py", "a = 'second'\n")
+    second = capture(
+        repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "b" / "diff.patch",
+        outputs=repo / "sweep",
+    )  # fmt: skip
+    assert first is not None and second is not None
+    assert first["snapshot_ref"] == "refs/reprokit/runs/run_1"
+    assert second["snapshot_ref"] == "refs/reprokit/runs/sweep/run_1"
+    git(repo, "gc", "-q", "--prune=now")
+    for rec in (first, second):
+        assert git(repo, "rev-parse", rec["snapshot_ref"]).strip() == rec["snapshot"]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "space"),
+    [
+        ("outputs", ""),
+        ("sweep", "sweep"),
+        ("proj/outputs", "proj/outputs"),
+        ("my runs/.hidden", "my_runs/hidden"),
+        ("run_5", "_run_5"),
+        ("x.lock", "x.lock_"),
+    ],
+)
+def test_ref_space_is_a_valid_ref_part(repo: Path, outputs: str, space: str) -> None:
+    from reprokit.gitstate import ref_space, snapshot_ref
+
+    assert ref_space(repo, repo / outputs) == space
+    ref = snapshot_ref("run_1", space)
+    assert subprocess.run(["git", "check-ref-format", ref]).returncode == 0
+
+
+def test_ref_space_of_an_outputs_folder_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    from reprokit.gitstate import ref_space
+
+    a, b = ref_space(repo, tmp_path / "scratch" / "a"), ref_space(repo, tmp_path / "b")
+    assert a.startswith("ext-") and b.startswith("ext-") and a != b
+
+
+def test_untracked_secret_files_stay_out_of_snapshot_and_patch(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo / ".env", "HF_TOKEN=hf_secret123\n")
+    write(repo / "conf" / "client_secret.json", '{"key": "hf_secret123"}\n')
+    write(repo / "deploy.pem", "-----BEGIN PRIVATE KEY----- hf_secret123\n")
+    write(repo / "secret_sauce.py", "SAUCE = 1\n")  # a module an experiment may import
+    write(repo / "tokenizer.json", "{}\n")
+    rec = capture(repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "diff.patch")
+    assert rec is not None
+    in_snapshot = git(repo, "ls-tree", "-r", "--name-only", rec["snapshot"]).splitlines()
+    assert "secret_sauce.py" in in_snapshot and "tokenizer.json" in in_snapshot
+    assert not {".env", "conf/client_secret.json", "deploy.pem"} & set(in_snapshot)
+    assert b"hf_secret123" not in (tmp_path / "diff.patch").read_bytes()
+    assert rec["skipped_untracked"] == [
+        {"path": ".env", "size": 22, "reason": "secret"},
+        {"path": "conf/client_secret.json", "size": 24, "reason": "secret"},
+        {"path": "deploy.pem", "size": 41, "reason": "secret"},
+    ]
+    err = capsys.readouterr().err
+    assert "untracked file .env looks like it holds secrets and is NOT in the run's snapshot" in err
+
+
+def test_untracked_repository_without_a_commit_is_left_out(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "init", "-q", "scratch")
+    write(repo / "scratch" / "notes.txt", "x\n")
+    rec = capture(repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "diff.patch")
+    assert rec is not None
+    assert rec["skipped_untracked"] == [
+        {"path": "scratch", "size": None, "reason": "empty-repository"}
+    ]
+    assert "scratch" not in git(repo, "ls-tree", "--name-only", rec["snapshot"]).split()
+    assert "git repository with no commit yet" in capsys.readouterr().err

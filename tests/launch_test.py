@@ -167,6 +167,7 @@ def test_complete_record(
         "exit_code": 0,
         "error": None,
         "pid": os.getpid(),
+        "pid_started": store.pid_started(os.getpid()),
         "host": store.hostname(),
         "cwd": str(toy),
         "seed": 3,
@@ -649,3 +650,70 @@ def test_a_failing_setup_is_recorded_as_failed(toy: Path) -> None:
     assert rec["status"] == "failed" and isinstance(rec["error"], dict)
     assert rec["git"] is not None and rec["environment"] is not None  # still complete
     assert (toy / "outputs/run_1/traceback.txt").is_file()
+
+
+SLOW_IMPORT = """
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# A set-up longer than the heartbeat interval (torch's import, a large snapshot): waits at
+# import until the test creates the release file.
+_deadline = time.monotonic() + 60
+while not Path("release").exists() and time.monotonic() < _deadline:
+    time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+
+
+config = Config()
+
+
+def main(config: Config) -> None:
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_a_long_set_up_keeps_the_heartbeat_and_reads_as_running(
+    toy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(toy / "experiments/slow/__init__.py", "")
+    write(toy / "experiments/slow/base_01_01.py", SLOW_IMPORT)
+    proc = popen_launch(toy, "experiments/slow/base_01_01.py", "--no-check")
+    try:
+        run_json = toy / "outputs/run_1/run.json"
+        deadline = time.monotonic() + store.HEARTBEAT_INTERVAL_S + 20
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no heartbeat during the experiment's import"
+            rec = json.loads(run_json.read_text()) if run_json.is_file() else {}
+            if rec.get("heartbeat_at") not in (None, rec.get("started_at")):
+                break
+            time.sleep(0.1)
+        assert rec["experiment"] is None  # still importing: the beat came from set-up
+        started, beat = store.parse_time(rec["started_at"]), store.parse_time(rec["heartbeat_at"])
+        assert started is not None and beat is not None
+        assert beat - started >= store.HEARTBEAT_INTERVAL_S - 0.5
+        assert time.time() - beat < 5
+        assert rec["pid"] == proc.pid and rec["pid_started"] == store.pid_started(proc.pid)
+        assert store.effective_status(rec, stale_after=5.0) == "running"
+        # Its heartbeat older than the threshold: its own live process still says running.
+        assert store.liveness(rec, now=beat + 6, stale_after=5.0) == ("running", "stalled", 6.0)
+        monkeypatch.chdir(toy)
+        assert cli_main(["show", "run_1"]) == 0
+        assert "\nstatus      running\n" in capsys.readouterr().out
+    finally:
+        (toy / "release").touch()
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert record(toy)["status"] == "completed"
+
+
+def test_pid_started_is_reserved_in_extra_json(toy: Path) -> None:
+    result = run_cli(toy, "launch", EXP, "--no-check", "--extra-json", '{"pid_started": 1}')
+    assert result.returncode == 1
+    assert "--extra-json: cannot set pid_started" in result.stderr

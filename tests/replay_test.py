@@ -280,13 +280,16 @@ def test_replay_of_a_replay_points_at_the_root(
     # The ignored data/ folder was linked into the worktree, then unlinked: still here.
     assert "linked ignored data into the worktree" in err
     assert (repo / "data" / "scale.txt").read_text() == "2.0\n"
-    # The runs table shows which run each replay reproduced, and the verdict.
+    # The runs table shows the verdict on the original's row (replays are listed only with
+    # --all: they are not new samples), and with --all which run each replay reproduced.
     assert main(["runs", "--columns", "id,replay"]) == 0
+    assert capfd.readouterr().out.splitlines() == ["id     replay", "run_1  by run_3: match"]
+    assert main(["runs", "--all", "--columns", "id,replay"]) == 0
     assert capfd.readouterr().out.splitlines() == [
         "id     replay",
-        "run_3  run_1 match",
-        "run_2  run_1 match",
-        "run_1  -",
+        "run_3  of run_1: match",
+        "run_2  of run_1: match",
+        "run_1  by run_3: match",
     ]
 
 
@@ -407,6 +410,8 @@ def test_a_changed_ignored_input_fails_verify_with_the_table(
         "total   3      3.512138115064234  5.268207172596351  1.76      0.5       mismatch",
     ]
     assert "verify: MISMATCH (2 of 3 differ, exact)" in err
+    causes = err.split("likely causes, most likely first:\n")[1].splitlines()
+    assert causes[0] == ("    - an input changed since the original run (see the warnings above)")
     verdict = _record(repo, "run_2")["replay"]["verify"]
     assert (verdict["verdict"], verdict["compared"], len(verdict["mismatches"])) == (
         "mismatch",
@@ -608,11 +613,17 @@ def test_large_untracked_files_left_out_of_the_snapshot_are_linked(tmp_path: Pat
         {"path": "weights/big.bin", "size": 5, "sha256": same_sha},
         {"path": "changed.bin", "size": 5, "sha256": same_sha},
         {"path": "gone.bin", "size": 5, "sha256": same_sha},
+        {"path": ".env", "size": 9, "reason": "secret"},
     ]
-    warnings = replayprep.link_skipped_untracked(top, work, skipped)
+    write(top / ".env", "TOKEN=x\n")
+    warnings: list[str] = []
+    linked = replayprep.link_skipped_untracked(top, work, skipped, warnings)
     assert warnings == [
         "changed.bin (left out of the snapshot for its size) changed since the run (sha256 differs)",
         "gone.bin (left out of the snapshot for its size) is not here; the replay runs without it",
+        ".env (left out of the snapshot as a likely secret) changed size since the run: 9 -> 8",
     ]
+    assert linked == ["weights/big.bin", "changed.bin", ".env"]
+    assert (work / ".env").read_text() == "TOKEN=x\n"
     assert (work / "weights" / "big.bin").read_text() == "same\n"
     assert (work / "weights" / "big.bin").is_symlink()

@@ -41,7 +41,7 @@ def test_show_text(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "host        gpu-box (pid 4242)\n"
         "seed        2 (config)\n"
         "git         222222222222 on main, dirty: 1 modified\n"
-        "              M train.py\n"
+        "              modified   train.py\n"
         "snapshot    ffffffffffff (refs/reprokit/runs/run_2)\n"
         "hardware    Xeon, 8 cores, 16.0 GiB\n"
         "note        wider\n"
@@ -92,4 +92,26 @@ def test_show_unknown_run(project: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert capsys.readouterr().err == (
         "reprokit: error: no run 'run_9' (looked for run.json in it)\n"
         f"  hint: there are no runs in {project / 'outputs'}; start one with `reprokit launch`\n"
+    )
+
+
+def test_show_a_killed_run_with_what_it_logged(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SIGKILL leaves no summary.json and no duration: show what the run did get to log.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run = make_run(
+        project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid,
+        duration_s=None, started_at="2026-11-25T20:00:00+00:00",
+        heartbeat_at="2026-11-25T20:01:10+00:00",
+    )  # fmt: skip
+    (run / store.SUMMARY_FILE).unlink(missing_ok=True)
+    rows = [{"step": s, "time": 0.0, "loss": 1.0 / (s + 1)} for s in range(7)]
+    (run / store.METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli_main(["show", "run_1"]) == 0
+    out = capsys.readouterr().out
+    assert "\nduration    at least 1m10s (until its last heartbeat)\n" in out
+    assert out.endswith(
+        "summary     (none written; last logged values at step 6)\n  loss      0.1429\n"
     )

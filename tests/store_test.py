@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,132 @@ def test_read_metrics_tolerates_a_torn_last_line(tmp_path: Path) -> None:
     with pytest.raises(ReprokitError, match=r"metrics.jsonl:1: not valid JSON"):
         store.read_metrics(tmp_path)
     assert store.read_metrics(tmp_path / "nowhere") == []
+
+
+linux_only = pytest.mark.skipif(
+    store.pid_started(os.getpid()) is None, reason="no /proc: pid_started is null here"
+)
+
+
+@linux_only
+def test_liveness_tells_the_run_s_own_process_from_a_reused_pid() -> None:
+    host, pid = store.hostname(), os.getpid()
+    now = store.parse_time("2026-11-25T20:10:00+00:00")
+    assert now is not None
+    stale = "2026-11-25T20:00:00+00:00"  # 600 s before now
+    fresh = "2026-11-25T20:09:55+00:00"
+    ours = _record(status="running", host=host, pid=pid, pid_started=store.pid_started(pid))
+    # A set-up over a minute, or a stopped process: alive and ours, so running.
+    assert store.liveness({**ours, "heartbeat_at": stale}, now=now) == (
+        "running",
+        "stalled",
+        600.0,
+    )
+    assert store.liveness({**ours, "heartbeat_at": fresh}, now=now) == ("running", None, 5.0)
+    # The same pid started at another time is a later process: the run's is gone.
+    reused = {**ours, "pid_started": ours["pid_started"] + 1}  # type: ignore[operator]
+    assert store.liveness({**reused, "heartbeat_at": fresh}, now=now).status == "crashed"
+    assert store.liveness({**reused, "heartbeat_at": stale}, now=now).reason == "pid-reused"
+    # No pid_started (older records): a live pid proves nothing, the heartbeat decides.
+    unknown = {**ours, "pid_started": None}
+    assert store.liveness({**unknown, "heartbeat_at": fresh}, now=now).status == "running"
+    assert store.liveness({**unknown, "heartbeat_at": stale}, now=now) == (
+        "crashed",
+        "unverified",
+        600.0,
+    )
+    # The threshold is a parameter: 5 s of silence is stale at stale_after=2.
+    elsewhere = _record(status="running", host="other-host", pid=1, heartbeat_at=fresh)
+    assert store.effective_status(elsewhere, now=now) == "running"
+    assert store.liveness(elsewhere, now=now, stale_after=2.0) == ("crashed", "silent", 5.0)
+    dead = _record(status="running", host=host, pid=_dead_pid(), pid_started=1, heartbeat_at=fresh)
+    assert store.liveness(dead, now=now).reason == "exited"
+
+
+@linux_only
+def test_a_finished_but_unreaped_process_is_not_running(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["sleep", "30"])
+    started = store.pid_started(proc.pid)
+    rec = _record(status="running", host=store.hostname(), pid=proc.pid, pid_started=started)
+    assert store.effective_status(rec) == "running"
+    proc.kill()
+    stat = Path(f"/proc/{proc.pid}/stat")
+    for _ in range(200):
+        if stat.read_bytes().split()[2] == b"Z":
+            break
+        time.sleep(0.01)
+    assert store.pid_started(proc.pid) == started  # still there, as a zombie
+    assert store.liveness(rec)[:2] == ("crashed", "exited")
+    proc.wait()
+
+
+@linux_only
+def test_pid_started_reads_field_22_past_an_odd_command_name(tmp_path: Path) -> None:
+    # The name is field 2, in parentheses; spaces and ")" in it must not shift the fields.
+    odd = tmp_path / "a) (b c"
+    shutil.copy("/bin/sleep", odd)
+    proc = subprocess.Popen([str(odd), "30"])
+    try:
+        started = store.pid_started(proc.pid)
+        ticks = os.sysconf("SC_CLK_TCK")
+        uptime = float(Path("/proc/uptime").read_text().split()[0]) * ticks
+        own = store.pid_started(os.getpid())
+        assert started is not None and own is not None
+        assert own <= started <= uptime + ticks  # after this process, not in the future
+    finally:
+        proc.kill()
+        proc.wait()
+    assert store.pid_started(proc.pid) is None  # gone
+
+
+CORRUPT = [
+    ("git", "oops", '"git" should be an object or null, not a string'),
+    ("inputs", {}, '"inputs" should be a list or null, not an object'),
+    ("pid", True, '"pid" should be an integer or null, not true or false'),
+    ("duration_s", "1.5", '"duration_s" should be a number or null, not a string'),
+    ("git", {"modified": "a.py"}, '"git.modified" should be a list or null, not a string'),
+    (
+        "experiment",
+        {"path": "x.py", "lineage": [{"id": "01"}, "y"]},
+        '"experiment.lineage[1]" should be an object, not a string',
+    ),
+    ("replay", {"verify": []}, '"replay.verify" should be an object or null, not a list'),
+    ("error", {"message": 3}, '"error.message" should be a string or null, not an integer'),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), CORRUPT)
+def test_read_record_names_the_file_and_key_of_a_wrong_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: object, problem: str
+) -> None:
+    run = tmp_path / "outputs" / "run_1"
+    run.mkdir(parents=True)
+    store.write_json(run / "run.json", _record(**{key: value}))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ReprokitError) as e:
+        store.read_record(run)
+    assert str(e.value) == (
+        f"outputs/run_1/run.json: {problem}\n  hint: restore run.json from a backup, or "
+        "delete the run folder outputs/run_1 if the run is not needed"
+    )
+
+
+def test_read_record_accepts_every_documented_type(tmp_path: Path) -> None:
+    full = _record(
+        status="completed",
+        exit_code=0,
+        duration_s=3,  # a whole number of seconds is still a number
+        pid=12,
+        pid_started=None,
+        command=["reprokit", "launch"],
+        error={"type": "ValueError", "message": "boom", "traceback_file": None},
+        experiment={"path": "x.py", "lineage": [{"id": "01"}]},
+        replay={"source_path": "outputs/run_1", "verify": {"verdict": "match", "mismatches": []}},
+        git={"sha": None, "dirty": False, "modified": ["a.py"], "renamed": [{"from": "a"}]},
+        hardware={"cpu": {}, "gpus": [{"index": 0}], "memory_bytes": 1},
+        inputs=[{"field": "data", "path": "d"}],
+        smoke=True,
+    )
+    (tmp_path / "run_1").mkdir()
+    store.write_json(tmp_path / "run_1" / "run.json", full)
+    assert store.read_record(tmp_path / "run_1") == full
