@@ -62,7 +62,7 @@ def load_chain_records(
 ) -> dict[str, list[dict[str, Any]]]:
     """The records of the given experiments (smoke and ablation runs included), by
     experiment path, oldest first. Read through the index: only these runs are decoded."""
-    from reprokit.query import light_record, load_runs
+    from reprokit.runrows import light_record, load_runs
 
     by_exp: dict[str, list[dict[str, Any]]] = {p: [] for p in rel_paths}
     for row in reversed(load_runs(settings, include_all=True)):

@@ -179,7 +179,9 @@ def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
             changed.append(_row(outputs / run_id, n, record_sig, summary_sig))
         except (ReprokitError, OSError) as e:
             # One unreadable run (edited by hand, from a newer reprokit) must not hide the rest.
-            print(f"reprokit: warning: skipping {run_id}: {e}", file=sys.stderr)
+            # One line per skipped run (its hint says how to repair it; `show` prints that).
+            why = e.message if isinstance(e, ReprokitError) else str(e)
+            print(f"reprokit: warning: skipping {run_id}: {why}", file=sys.stderr)
             if run_id in stored:
                 gone.append((run_id,))
     if not gone and not changed:

@@ -124,7 +124,7 @@ def _check_metric(
 
 def lineage_command(family: Path | None, *, settings: Settings, metric: str | None) -> int:
     """Print the lineage tree of one family, or of every family under settings.experiments."""
-    from reprokit.query import load_runs
+    from reprokit.runrows import load_runs
 
     folders = families(settings, family)
     if not folders:

@@ -31,7 +31,7 @@ def collect(targets: Sequence[str], settings: Settings) -> list[tuple[str, list[
     """(label, run folders) per experiment, in lineage order: family, then experiment id."""
     from reprokit import experiment as exp_mod, naming
     from reprokit.paths import rel_path, user_path
-    from reprokit.query import load_runs
+    from reprokit.runrows import load_runs
     from reprokit.store import resolve_run
     from reprokit.where import read_record
 

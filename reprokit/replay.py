@@ -10,7 +10,8 @@
    with the files now there: a changed input is reported before the run.
 3. The recorded environment is compared with the one the child will have (a probe
    process set up like the child): differences are printed; ``--strict`` refuses to run
-   when one can change results (exit 4).
+   when one can change results (exit 4). What is said about it, and about a mismatch's
+   likely causes, is :mod:`reprokit.replaynotes`.
 4. The run is launched in a child process whose working directory and import root are
    the worktree, with the recorded config, seed, deterministic flag, allow-listed
    environment variables, GPU selection, thread counts and precision flags (``--smoke``:
@@ -31,7 +32,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +39,12 @@ from typing import Any
 
 from reprokit import (
     envcompare,
+    replaynotes,
     replayprep,
     store,
     verify as verification,  # `verify` is replay()'s flag
 )
 from reprokit.errors import (
-    EXIT_ENV_REFUSED,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_MISMATCH,
@@ -53,12 +53,8 @@ from reprokit.errors import (
 )
 from reprokit.gitrestore import materialize, remove_worktree
 from reprokit.paths import rel_path
+from reprokit.replaynotes import say
 from reprokit.settings import Settings
-
-
-def _say(message: str) -> None:
-    # stderr, like launch's own progress lines: stdout belongs to the experiment.
-    print(f"reprokit: {message}", file=sys.stderr, flush=True)
 
 
 def _shown(path: Path) -> str:
@@ -114,7 +110,7 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
         )
     status = store.effective_status(original.record)
     if status in ("running", "crashed", "interrupted"):
-        _say(f"warning: {original.id} is {status}: its metrics may be incomplete")
+        say(f"warning: {original.id} is {status}: its metrics may be incomplete")
     return original
 
 
@@ -160,16 +156,16 @@ def replay(
     try:
         rebuild = _materialize(settings.root, original, dest)
         snapshot = str(original.record["git"].get("snapshot") or "?")[:12]
-        _say(f"rebuilt snapshot {snapshot} of {original.id} ({_rebuild_words(rebuild)}) in {dest}")
+        say(f"rebuilt snapshot {snapshot} of {original.id} ({_rebuild_words(rebuild)}) in {dest}")
         linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
         if linked:
-            _say("linked ignored " + ", ".join(linked) + " into the worktree")
+            say("linked ignored " + ", ".join(linked) + " into the worktree")
         warnings: list[str] = []
         skipped_links = replayprep.link_skipped_untracked(
             top, dest, original.record["git"].get("skipped_untracked"), warnings
         )
         for warning in warnings:
-            _say(f"warning: {warning}")
+            say(f"warning: {warning}")
         return _run(
             original,
             settings,
@@ -185,7 +181,7 @@ def replay(
         if keep_worktree and dest.exists():
             # The links stay, so the kept worktree runs as the replay did; neither
             # `git worktree remove` nor `rm -r` follows them into the user's data.
-            _say(
+            say(
                 f"kept the worktree at {dest} (remove it with `git worktree remove --force {dest}`)"
             )
         else:
@@ -262,9 +258,9 @@ def _run(
 
     gpus, gpu_warning = envcompare.gpu_selection(record.get("hardware"), hardware.capture())
     if gpu_warning:
-        _say(f"warning: {gpu_warning}")
+        say(f"warning: {gpu_warning}")
     if (record.get("world_size") or 1) > 1:
-        _say(
+        say(
             f"warning: {original.id} ran on {record['world_size']} processes; replaying rank 0 alone"
         )
     env = replayprep.child_environment(record, gpus)
@@ -296,15 +292,17 @@ def _run(
             seed=seed,
             smoke=bool(record.get("smoke")),
         )
-        env_differences = _report_environment(record, here, strict=strict)
+        env_differences = replaynotes.report_environment(record, here, strict=strict)
         if not smoke:
-            _report_config(original, here)
+            replaynotes.report_config(
+                original.dir / store.CONFIG_FILE, original.experiment_path, here
+            )
         from reprokit.inputs import compare_inputs
 
         input_changes = compare_inputs(record.get("inputs"), cwd)
         for change in input_changes:
-            _say(f"warning: {change.describe()}")
-        _say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
+            say(f"warning: {change.describe()}")
+        say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
         replayprep.open_gate(gate)
         opened = True
     finally:
@@ -327,7 +325,7 @@ def _run(
         return EXIT_INTERRUPTED
     replayed = store.read_record(replay_dir)
     same_end, outcome = verification.same_ending(record, replayed)
-    _say(outcome)
+    say(outcome)
     if smoke or not verify:
         return EXIT_OK if same_end else EXIT_FAILURE
     result = verification.verify_replay(
@@ -335,34 +333,11 @@ def _run(
     )
     print(verification.format_table(result), flush=True)
     verification.store_verdict(replay_dir, result)
-    _say(verification.summary_line(result))
+    say(verification.summary_line(result))
     if not result.ok:
-        causes = _likely_causes(record, env_differences, len(input_changes))
-        _say("  likely causes, most likely first:\n    - " + "\n    - ".join(causes))
+        causes = replaynotes.likely_causes(record, env_differences, len(input_changes))
+        say("  likely causes, most likely first:\n    - " + "\n    - ".join(causes))
     return EXIT_OK if result.ok else EXIT_MISMATCH
-
-
-def _likely_causes(record: dict[str, Any], env_differences: int, input_changes: int) -> list[str]:
-    """What usually makes a replay's numbers differ, given what this replay saw."""
-    causes = []
-    if input_changes:
-        causes.append("an input changed since the original run (see the warnings above)")
-    if env_differences:
-        causes.append(
-            f"{env_differences} environment difference(s) that can change results (table above)"
-        )
-    gpus = (record.get("hardware") or {}).get("gpus") or []
-    if gpus and not record.get("deterministic"):
-        causes.append(
-            "nondeterministic GPU kernels: launch with --deterministic, or compare with "
-            "--rtol/--atol"
-        )
-    causes.append(
-        "a random source reprokit does not seed: a generator seeded from the time or "
-        "os.urandom, DataLoader workers without a worker_init_fn, another library's RNG"
-    )
-    causes.append("the experiment reads something that changes: the clock, the network, a cache")
-    return causes
 
 
 def _launch_args(
@@ -404,62 +379,6 @@ def _launch_args(
             extra["smoke"] = True
     args += ["--extra-json", json.dumps(extra)]
     return args
-
-
-def _report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> int:
-    """Print the differences; the number that can change results (refused with ``strict``)."""
-    if "error" in here:
-        _say(f"warning: could not inspect the replay environment ({here['error']})")
-        if strict:
-            raise ReprokitError(
-                "--strict: could not compare the environment: " + str(here["error"]),
-                exit_code=EXIT_ENV_REFUSED,
-            )
-        return 0
-    diffs = envcompare.compare(record, here)
-    if not diffs:
-        _say("environment: same as recorded")
-        return 0
-    _say("the environment differs from the recorded one (* can change results):")
-    print(envcompare.format_table(diffs), file=sys.stderr, flush=True)
-    relevant = [d.what for d in diffs if d.affects_results]
-    if strict and relevant:
-        raise ReprokitError(
-            f"--strict: refusing to replay: {len(relevant)} difference(s) can change results "
-            f"({', '.join(relevant[:3])}{', ...' if len(relevant) > 3 else ''})",
-            hint="recreate the recorded environment (versions above), or drop --strict",
-            exit_code=EXIT_ENV_REFUSED,
-        )
-    return len(relevant)
-
-
-def _report_config(original: _Original, here: dict[str, Any]) -> None:
-    if "config_error" in here:
-        _say(
-            "note: could not resolve the snapshot's own config to compare "
-            f"({here['config_error']}); running the recorded config"
-        )
-        return
-    resolved = here.get("config")
-    if not isinstance(resolved, str):
-        return
-    recorded = (original.dir / store.CONFIG_FILE).read_text(encoding="utf-8")
-    if resolved != recorded:
-        import difflib
-
-        diff = difflib.unified_diff(
-            recorded.splitlines(),
-            resolved.splitlines(),
-            "recorded config.yaml",
-            f"{original.experiment_path} in the snapshot",
-            lineterm="",
-            n=0,
-        )
-        _say(
-            "note: the snapshot's experiment file resolves to a different config than the "
-            "recorded one; the recorded config wins:"
-        )
-        print("\n".join(diff), file=sys.stderr, flush=True)
 
 
 def _find_replay(outputs: Path, before: set[str], pid: int) -> Path | None:

@@ -52,6 +52,19 @@ def test_install_refuses_a_foreign_hook(
     assert capsys.readouterr().out == f"the reprokit hook is already installed in {hook}\n"
 
 
+def test_force_never_overwrites_an_earlier_backup(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo)
+    hooks = repo / ".git" / "hooks"
+    write(hooks / "pre-commit.old", "#!/bin/sh\necho first\n")
+    write(hooks / "pre-commit", "#!/bin/sh\necho second\n")
+    assert main(["install-hooks", "--force"]) == 0
+    assert f"kept the previous hook as {hooks / 'pre-commit.old.2'}" in capsys.readouterr().out
+    assert (hooks / "pre-commit.old").read_text() == "#!/bin/sh\necho first\n"
+    assert (hooks / "pre-commit.old.2").read_text() == "#!/bin/sh\necho second\n"
+
+
 @pytest.mark.slow
 def test_installed_hook_checks_the_staged_content(
     repo: Path, monkeypatch: pytest.MonkeyPatch

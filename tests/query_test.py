@@ -7,7 +7,7 @@ import pytest
 from _helpers import make_run
 
 from conftest import write
-from reprokit import query, tables
+from reprokit import runrows, tables
 from reprokit.cli import main as cli_main
 
 
@@ -84,7 +84,7 @@ def test_no_runs(
 def test_load_runs_rows(project: Path) -> None:
     from reprokit.settings import load_settings
 
-    rows = query.load_runs(load_settings(project), include_all=True)
+    rows = runrows.load_runs(load_settings(project), include_all=True)
     assert [r.id for r in rows] == ["run_5", "run_4", "run_3", "run_2", "run_1"]
     row = rows[-1]
     assert row.config == {"seed": 1, "optim": {"lr": 0.1}}
@@ -103,3 +103,27 @@ def test_format_duration() -> None:
         "1h00m",
         "25h00m",
     ]
+
+
+def test_runs_trusts_a_live_process_over_a_stale_heartbeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run stuck in a long C call (or stopped) misses heartbeats but is not crashed; the
+    # same pid with another start time is another process, so that run is crashed.
+    import os
+
+    from reprokit import store
+
+    started = store.pid_started(os.getpid())
+    if started is None:
+        pytest.skip("no /proc: liveness goes by the heartbeat alone here")
+    outputs = tmp_path / "outputs"
+    old_beat = "2026-01-01T00:00:00+00:00"
+    for n, pid_started in ((1, started), (2, started + 1)):
+        make_run(
+            outputs, n, status="running", host=store.hostname(), pid=os.getpid(),
+            pid_started=pid_started, heartbeat_at=old_beat, started_at=old_beat,
+        )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["runs", "--columns", "id,status", "--outputs", str(outputs)]) == 0
+    assert capsys.readouterr().out == "id     status\nrun_2  crashed\nrun_1  running\n"

@@ -1,7 +1,8 @@
 """The check cache: results keyed by content hashes, so unchanged experiments are skipped.
 
 One JSON file, under the git dir when there is one (``<git-dir>/reprokit/check-cache.json``,
-never committed, shared by worktrees of one checkout) else ``<root>/.reprokit-cache/``.
+never committed; a linked worktree has its own git dir, so its own cache) else
+``<root>/.reprokit-cache/``.
 Written to a temp file then renamed; a corrupt or foreign cache is ignored, never fatal.
 """
 
