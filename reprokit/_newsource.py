@@ -26,7 +26,7 @@ class Assignment(NamedTuple):
     path: str
     value: Any
     old: Any
-    # Set when the caller knows better how to spell the value (see reprokit.new):
+    # Set when the caller knows better how to spell the value (see _newsets.spell_enum):
     # the expression and the (module, name) imports it needs.
     source: str | None = None
     needs: tuple[tuple[str, str], ...] = ()

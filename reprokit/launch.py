@@ -271,6 +271,9 @@ def launch(
             "rank": rank,
             "world_size": world_size,
             "inputs": [],
+            # Known from the file name and the files alone: a run whose import fails still
+            # says which experiment it was (and can be replayed to reproduce the failure).
+            "experiment": runconfig.describe_experiment(path, settings),
         }
         | extra,
     )
@@ -300,7 +303,10 @@ def launch(
             from reprokit.inputs import fingerprint_inputs
 
             record.set(
-                experiment=runconfig.describe_experiment(path, settings, config),
+                experiment={
+                    **record.data["experiment"],
+                    "config_type": f"{type(config).__module__}:{type(config).__qualname__}",
+                },
                 seed=used_seed,
                 seed_source=seed_source,
                 inputs=fingerprint_inputs(config, Path.cwd()),

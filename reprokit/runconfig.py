@@ -85,8 +85,9 @@ def entry_point(module: ModuleType, path: Path, settings: Settings) -> Callable[
     return func  # type: ignore[no-any-return]
 
 
-def describe_experiment(path: Path, settings: Settings, config: Any) -> dict[str, Any]:
-    """The record's ``experiment`` object: path, module, ids and the hashed lineage chain."""
+def describe_experiment(path: Path, settings: Settings, config: Any = None) -> dict[str, Any]:
+    """The record's ``experiment`` object: path, module, ids and the hashed lineage chain;
+    ``config_type`` only with ``config`` (known once the experiment imported)."""
     desc = experiment.describe(path)
     if desc is None:  # guarded by validate_path
         raise AssertionError(path)
@@ -100,7 +101,9 @@ def describe_experiment(path: Path, settings: Settings, config: Any) -> dict[str
         "name": desc.parsed.name,
         "id": desc.parsed.id_str,
         "parent": desc.parsed.parent_str,
-        "config_type": f"{config_type.__module__}:{config_type.__qualname__}",
+        "config_type": None
+        if config is None
+        else f"{config_type.__module__}:{config_type.__qualname__}",
         "lineage": [
             {
                 "id": e.parsed.id_str,

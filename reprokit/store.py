@@ -355,9 +355,18 @@ def resolve_run(spec: str, settings: Settings) -> Path:
         if (candidate / RECORD_FILE).is_file():
             return candidate.resolve()
     known = [p.name for p in run_dirs(settings.outputs)]
-    hint = (
-        f"runs in {settings.outputs}: {', '.join(known[-5:])}"
-        if known
-        else f"there are no runs in {settings.outputs}; start one with `reprokit launch`"
-    )
-    raise ReprokitError(f"no run {spec!r} (looked for {RECORD_FILE} in it)", hint=hint)
+    if not known:
+        hint = f"there are no runs in {_shown(settings.outputs)}; start one with `reprokit launch`"
+    elif len(known) <= 6:
+        hint = f"the runs in {_shown(settings.outputs)} are {', '.join(known)}"
+    else:
+        hint = (
+            f"the runs in {_shown(settings.outputs)} are {known[0]} to {known[-1]} "
+            f"({len(known)} runs; `reprokit runs` lists them)"
+        )
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None:
+        message = f"{spec}: the folder has no {RECORD_FILE}, so it is not a run folder"
+    else:
+        message = f"no run {spec!r} in {_shown(settings.outputs)}"
+    raise ReprokitError(message, hint=hint)

@@ -652,6 +652,23 @@ def test_a_failing_setup_is_recorded_as_failed(toy: Path) -> None:
     assert (toy / "outputs/run_1/traceback.txt").is_file()
 
 
+def test_a_run_whose_import_fails_still_names_its_experiment(toy: Path) -> None:
+    # --no-check lets a broken experiment through: the record must still say which one it
+    # was, so `runs` shows it and `replay` can reproduce the failure.
+    broken = "experiments/toy/broken_04_01.py"
+    write(toy / broken, "import no_such_module_xyz\n")
+    result = run_cli(toy, "launch", broken, "--no-check")
+    assert result.returncode == 1
+    rec = record(toy)
+    assert rec["status"] == "failed" and rec["error"]["type"] == "ReprokitError"
+    assert "No module named 'no_such_module_xyz'" in rec["error"]["message"]
+    assert rec["experiment"]["path"] == broken
+    assert rec["experiment"]["config_type"] is None
+    assert [e["id"] for e in rec["experiment"]["lineage"]] == ["01", "04"]
+    listing = run_cli(toy, "runs", "--columns", "id,experiment,status")
+    assert listing.stdout.splitlines()[1].split() == ["run_1", "toy/broken_04_01", "failed"]
+
+
 SLOW_IMPORT = """
 import time
 from dataclasses import dataclass
@@ -694,7 +711,8 @@ def test_a_long_set_up_keeps_the_heartbeat_and_reads_as_running(
             if rec.get("heartbeat_at") not in (None, rec.get("started_at")):
                 break
             time.sleep(0.1)
-        assert rec["experiment"] is None  # still importing: the beat came from set-up
+        # Still importing (the config type is known only after): the beat came from set-up.
+        assert rec["experiment"]["config_type"] is None
         started, beat = store.parse_time(rec["started_at"]), store.parse_time(rec["heartbeat_at"])
         assert started is not None and beat is not None
         assert beat - started >= store.HEARTBEAT_INTERVAL_S - 0.5

@@ -90,8 +90,8 @@ def test_show_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_unknown_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["show", "run_9"]) == 1
     assert capsys.readouterr().err == (
-        "reprokit: error: no run 'run_9' (looked for run.json in it)\n"
-        f"  hint: there are no runs in {project / 'outputs'}; start one with `reprokit launch`\n"
+        "reprokit: error: no run 'run_9' in outputs\n"
+        "  hint: there are no runs in outputs; start one with `reprokit launch`\n"
     )
 
 

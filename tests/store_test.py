@@ -114,8 +114,18 @@ def test_resolve_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert store.resolve_run(str(run), settings) == run
     with pytest.raises(ReprokitError) as e:
         store.resolve_run("run_4", settings)
-    assert str(e.value) == (
-        f"no run 'run_4' (looked for run.json in it)\n  hint: runs in {tmp_path / 'outputs'}: run_3"
+    assert str(e.value) == "no run 'run_4' in outputs\n  hint: the runs in outputs are run_3"
+    (tmp_path / "outputs" / "notes").mkdir()
+    with pytest.raises(ReprokitError) as e:
+        store.resolve_run("outputs/notes", settings)
+    assert str(e.value).startswith("outputs/notes: the folder has no run.json, so it is not a run")
+    for n in range(4, 12):
+        (tmp_path / "outputs" / f"run_{n}").mkdir()
+    with pytest.raises(ReprokitError) as e:
+        store.resolve_run("run_99", settings)
+    assert (
+        e.value.hint
+        == "the runs in outputs are run_3 to run_11 (9 runs; `reprokit runs` lists them)"
     )
 
 

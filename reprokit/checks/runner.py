@@ -305,13 +305,13 @@ def _import_and_check(
     """Checks 5-6 for each file; also the files that failed to import."""
     import importlib
 
-    from reprokit.checks import dynamic
+    from reprokit.checks import dynamic, importing
 
     settings, root = run.settings, run.root
     tops = {rel.split("/", 1)[0] for _, rel, _, _ in to_import}
     saved_path = list(sys.path)
     sys.path[:0] = [str(root), *(str(p) for p in extra_sys_path)]
-    dynamic.purge_modules(tops)
+    importing.purge_modules(tops)
     # Files written moments ago (tests, the staged copy) must be seen by the finders.
     importlib.invalidate_caches()
     findings: list[Finding] = []
@@ -319,7 +319,7 @@ def _import_and_check(
     try:
         for path, rel, key, is_base in to_import:
             _drop_racy_pyc(path)
-            module = dynamic.import_for_check(path, run.module(rel), root)
+            module = importing.import_for_check(path, run.module(rel), root)
             if isinstance(module, list):
                 # Not cached: an import error often comes from the environment (a
                 # missing package), which the content hash does not see.
@@ -330,7 +330,7 @@ def _import_and_check(
             findings += found
             run.cache.store(run.cache.dynamic, rel, key, [f.to_json(root) for f in found])
     finally:
-        dynamic.purge_modules(tops)
+        importing.purge_modules(tops)
         sys.path[:] = saved_path
     return findings, failed
 
