@@ -247,13 +247,16 @@ def _same_code(
     direction: str | None,
     root: Path,
 ) -> SameCode | None:
-    """The step vs its parent at the latest code state both ran at (None: one code only)."""
+    """The step vs its parent at the latest code state both ran at; None unless one of
+    them ran at several code states (``SameCode(None)``: they never ran at the same)."""
     parent_at: dict[Any, list[Mapping[str, Any]]] = {}
     child_at: dict[Any, list[Mapping[str, Any]]] = {}
     for group, members in ((parent_at, parent_runs), (child_at, runs)):
         for record in members:
             group.setdefault(state_key(record, trees), []).append(record)
-    if len(parent_at.keys() | child_at.keys()) <= 1 or not parent_at or not child_at:
+    # One code state on each side is the everyday case (run the parent, commit the child,
+    # run it): the commits in between are then the child's own change, not a code move.
+    if len(parent_at) <= 1 and len(child_at) <= 1:
         return None
     shared = parent_at.keys() & child_at.keys()
     if not shared:
@@ -264,7 +267,7 @@ def _same_code(
 
     key = max(shared, key=latest)
     mine, theirs = by_seed(child_at[key], metric), by_seed(parent_at[key], metric)
-    (state,) = code_states(child_at[key], metric, root)  # one state: no git call
+    (state,) = code_states(child_at[key], metric, root)
     delta = sigma_units = None
     if mine.summary.mean is not None and theirs.summary.mean is not None:
         delta = mine.summary.mean - theirs.summary.mean
@@ -281,17 +284,14 @@ def _same_code(
 
 def _unknown_metric(metric: str, runs: Sequence[Mapping[str, Any]]) -> None:
     """Refuse a metric that no completed run of the chain logged, naming close matches."""
-    import difflib
+    from reprokit.tables import did_you_mean
 
     names = sorted({k for r in runs for k in (r.get("summary") or {})})
     if not names:
         return  # nothing ran yet: the table (all 0 runs) says so
-    close = difflib.get_close_matches(metric, names, n=3)
     raise ReprokitError(
         f"no completed run along this lineage logged {metric!r} in summary.json",
-        hint=f"did you mean {', '.join(close)}?"
-        if close
-        else f"logged metrics: {', '.join(names)}",
+        hint=did_you_mean(metric, names, f"logged metrics: {', '.join(names)}"),
     )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from reprokit.tables import format_mean, plural, render_table
+from reprokit.tables import format_config_value, format_mean, plural, render_table
 
 if TYPE_CHECKING:
     from reprokit.blame import Step
@@ -107,10 +106,6 @@ def _same_code_json(step: Step) -> dict[str, Any] | None:
         "delta_sigma": json_number(same.delta_sigma),
         "verdict": same.verdict,
     }
-
-
-def _fmt_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _fmt_sigma(units: float | None) -> str:
@@ -213,12 +208,15 @@ def render(metric: str, target: str, steps: Sequence[Step], direction: str | Non
     out = [f"blame {metric} along {target} ({_direction_text(direction)})", "", table[0]]
     for step, line in zip(steps, table[1:], strict=True):
         out.append(line)
-        out.extend(f"    {c.path}: {_fmt_value(c.old)} → {_fmt_value(c.new)}" for c in step.changes)
+        out.extend(
+            f"    {c.path}: {format_config_value(c.old)} → {format_config_value(c.new)}"
+            for c in step.changes
+        )
         if step.diverged:
             out.append(_diverged_line(step.diverged, step.diverged_kinds))
         if step.config_from == "file":
             out.append("    (never run: config read from today's file)")
-        if step.same_code is not None:
+        if step.same_code is not None and step.delta is not None:
             out.append(_same_code_line(step))
         if len(step.code_states) > 1:
             out.extend(_code_state_lines(step.code_states))

@@ -10,6 +10,7 @@ from typing import Any
 
 from reprokit.settings import Settings
 from reprokit.stats import as_float
+from reprokit.tables import format_config_value
 from reprokit.where import read_record
 
 
@@ -93,9 +94,8 @@ def _code(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> d
 
 
 def _v(value: Any) -> str:
-    if value is None:
-        return "-"
-    return value if isinstance(value, str) else json.dumps(value)
+    # A field one run lacks reads "-"; values are spelled as blame and new spell them.
+    return "-" if value is None else format_config_value(value)
 
 
 def _m(value: Any) -> str:

@@ -22,16 +22,8 @@ from typing import Any
 from reprokit import determinism, environment, experiment, liverun, metrics, runconfig, store
 from reprokit.background import Background
 from reprokit.errors import EXIT_FAILURE, EXIT_OK, ReprokitError
+from reprokit.paths import shown
 from reprokit.settings import Settings
-
-
-def _shown(path: Path) -> str:
-    """Relative to the working directory when inside it, else absolute (a replay runs in a
-    temporary worktree: ``../../home/me/proj/outputs/run_9`` would help nobody)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _parse_extra(extra_json: str | None) -> dict[str, Any]:
@@ -134,7 +126,7 @@ def _check(path: Path, settings: Settings) -> None:
             print_report(CheckResult(result.checked, findings))
         print(report.getvalue(), end="", file=sys.stderr)
         raise ReprokitError(
-            f"{_shown(path)}: refusing to launch: the checks above failed",
+            f"{shown(path)}: refusing to launch: the checks above failed",
             hint="fix the findings, or pass --no-check to launch anyway (recorded)",
         )
 
@@ -234,13 +226,17 @@ def launch(
             _check(path, settings)
         if settings.require_git and git_from is None:
             _require_git(settings)
+        # From the file names and files alone, before the run folder exists: a broken
+        # lineage (a missing parent, with --no-check) is refused without leaving a folder,
+        # and a run whose import fails still says which experiment it was.
+        described = runconfig.describe_experiment(path, settings)
         started_wall = liverun.now_iso()
         started = time.monotonic()
         run_id, run_dir = store.new_run_dir(settings.outputs)
     except BaseException:
         _cancel_git(git_started)
         raise
-    print(f"reprokit: {run_id} → {_shown(run_dir)}", file=sys.stderr, flush=True)
+    print(f"reprokit: {run_id} → {shown(run_dir)}", file=sys.stderr, flush=True)
     label = path.relative_to(settings.root.resolve()).as_posix()
     git_probe = Background(_git_probe(settings, run_id, run_dir, git_from, label, git_started))
 
@@ -271,9 +267,7 @@ def launch(
             "rank": rank,
             "world_size": world_size,
             "inputs": [],
-            # Known from the file name and the files alone: a run whose import fails still
-            # says which experiment it was (and can be replayed to reproduce the failure).
-            "experiment": runconfig.describe_experiment(path, settings),
+            "experiment": described,
         }
         | extra,
     )
@@ -303,10 +297,7 @@ def launch(
             from reprokit.inputs import fingerprint_inputs
 
             record.set(
-                experiment={
-                    **record.data["experiment"],
-                    "config_type": f"{type(config).__module__}:{type(config).__qualname__}",
-                },
+                experiment={**described, "config_type": runconfig.config_type(config)},
                 seed=used_seed,
                 seed_source=seed_source,
                 inputs=fingerprint_inputs(config, Path.cwd()),
@@ -371,7 +362,7 @@ def launch(
             tee.stop()
             status = outcome["status"]
             print(
-                f"reprokit: {run_id} {status} in {duration:.1f} s → {_shown(run_dir)}",
+                f"reprokit: {run_id} {status} in {duration:.1f} s → {shown(run_dir)}",
                 file=sys.stderr,
                 flush=True,
             )

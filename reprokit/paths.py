@@ -21,3 +21,13 @@ def rel_path(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def shown(path: Path) -> str:
+    """``path`` for a message: relative to the working directory when inside it, else
+    absolute (a replay runs in a temporary worktree: ``../../home/me/proj/outputs/run_9``
+    would help nobody)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -199,8 +200,26 @@ def row_json(row: RunRow) -> dict[str, Any]:
         if row.replay_of
         else (row.replayed_by[1] if row.replayed_by else None),
         "note": row.note,
-        "summary": row.summary,
+        # Strict JSON has no NaN or Infinity: a diverged metric is written as configs write
+        # one ("nan", "inf", "-inf"), so it stays visible and every parser reads the output.
+        "summary": {k: _json_safe(v) for k, v in row.summary.items()},
     }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _metric_headers(rows: Sequence[RunRow], taken: Sequence[str]) -> list[str]:
+    """The metrics' column names; ``metric.<name>`` for one named like a run column (a
+    metric called ``seed`` or ``status``), so no two columns share a header."""
+    return [f"metric.{m}" if m in taken else m for m in metric_names(rows)]
 
 
 def runs_command(
@@ -226,7 +245,7 @@ def runs_command(
     if limit is not None:
         rows = rows[: max(limit, 0)]
     if fmt == "json":
-        print(json.dumps([row_json(r) for r in rows], indent=1, sort_keys=True))
+        print(json.dumps([row_json(r) for r in rows], indent=1, sort_keys=True, allow_nan=False))
         return EXIT_OK
     flats: list[dict[str, Any] | None] = [None] * len(rows)
     if columns:
@@ -241,7 +260,7 @@ def runs_command(
                 check_fields(asked, [f for f in flats if f is not None])
         keys = chosen
     elif fmt == "csv":
-        chosen = [*CSV_COLUMNS, *metric_names(rows)]
+        chosen = [*CSV_COLUMNS, *_metric_headers(rows, CSV_COLUMNS)]
         # By construction these are metrics: the `metric.` key skips the config lookup.
         keys = [*CSV_COLUMNS, *(f"metric.{m}" for m in metric_names(rows))]
     else:
@@ -249,7 +268,7 @@ def runs_command(
         # or was replayed.
         replayed = any(r.replay_of or r.replayed_by for r in rows)
         base = [*BASE_COLUMNS, "replay"] if replayed else list(BASE_COLUMNS)
-        chosen = [*base, *metric_names(rows)]
+        chosen = [*base, *_metric_headers(rows, base)]
         keys = [*base, *(f"metric.{m}" for m in metric_names(rows))]
     if fmt == "csv":
         body = [data_cells(r, keys, settings, f) for r, f in zip(rows, flats, strict=True)]

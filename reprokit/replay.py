@@ -57,14 +57,6 @@ from reprokit.replaynotes import say
 from reprokit.settings import Settings
 
 
-def _shown(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
-
-
 @dataclass(frozen=True)
 class _Original:
     """The run being replayed, and what the replay needs from its record."""
@@ -160,9 +152,8 @@ def replay(
         linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
         if linked:
             say("linked ignored " + ", ".join(linked) + " into the worktree")
-        warnings: list[str] = []
-        skipped_links = replayprep.link_skipped_untracked(
-            top, dest, original.record["git"].get("skipped_untracked"), warnings
+        skipped_links, warnings = replayprep.link_skipped_untracked(
+            top, dest, original.record["git"].get("skipped_untracked")
         )
         for warning in warnings:
             say(f"warning: {warning}")

@@ -261,18 +261,19 @@ def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
 
 
 def link_skipped_untracked(
-    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None, warnings: list[str]
-) -> list[str]:
+    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None
+) -> tuple[list[str], list[str]]:
     """Link the untracked files the snapshot left out (for their size, as likely secrets,
-    or as repositories without a commit) into the worktree; the links made.
+    or as repositories without a commit) into the worktree.
 
-    Appends to ``warnings`` for those that are gone or whose content changed since the run
-    (by sha256 where recorded, skipped above :data:`_REHASH_LIMIT` where the size alone is
-    compared).
+    Returns the links made, and warnings for the files that are gone or whose content
+    changed since the run (by sha256 where recorded, skipped above :data:`_REHASH_LIMIT`
+    where the size alone is compared).
     """
     from reprokit.inputs import sha256_file
 
-    linked = []
+    linked: list[str] = []
+    warnings: list[str] = []
     for entry in skipped or []:
         rel = str(entry.get("path"))
         source, target = git_top / rel, worktree / rel
@@ -286,14 +287,14 @@ def link_skipped_untracked(
         if not target.exists() and target.parent.is_dir():
             target.symlink_to(source, target_is_directory=source.is_dir())
             linked.append(rel)
-        if source.is_dir():
-            continue
+        if source.is_dir() or entry.get("size") is None:
+            continue  # a repository with no commit: nothing recorded to compare
         size = source.stat().st_size
         if entry.get("size") != size:
             warnings.append(f"{what} changed size since the run: {entry.get('size')} -> {size}")
         elif size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
             warnings.append(f"{what} changed since the run (sha256 differs)")
-    return linked
+    return linked, warnings
 
 
 def unlink_links(work_root: Path, names: list[str]) -> None:

@@ -85,15 +85,20 @@ def entry_point(module: ModuleType, path: Path, settings: Settings) -> Callable[
     return func  # type: ignore[no-any-return]
 
 
-def describe_experiment(path: Path, settings: Settings, config: Any = None) -> dict[str, Any]:
-    """The record's ``experiment`` object: path, module, ids and the hashed lineage chain;
-    ``config_type`` only with ``config`` (known once the experiment imported)."""
+def config_type(config: Any) -> str:
+    """``module:qualname`` of the config's class, as the record names it."""
+    cls = type(config)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def describe_experiment(path: Path, settings: Settings) -> dict[str, Any]:
+    """The record's ``experiment`` object: path, module, ids and the hashed lineage chain,
+    from the files alone; ``config_type`` is None until the experiment is imported."""
     desc = experiment.describe(path)
     if desc is None:  # guarded by validate_path
         raise AssertionError(path)
     chain = experiment.lineage(path)
     root = settings.root.resolve()
-    config_type = type(config)
     return {
         "path": path.relative_to(root).as_posix(),
         "module": experiment.module_name(path, root),
@@ -101,9 +106,7 @@ def describe_experiment(path: Path, settings: Settings, config: Any = None) -> d
         "name": desc.parsed.name,
         "id": desc.parsed.id_str,
         "parent": desc.parsed.parent_str,
-        "config_type": None
-        if config is None
-        else f"{config_type.__module__}:{config_type.__qualname__}",
+        "config_type": None,
         "lineage": [
             {
                 "id": e.parsed.id_str,

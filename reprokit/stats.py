@@ -23,6 +23,7 @@ _HIGHER = frozenset(
 # (`val/loss`, `top1-acc`, `acc@1`), and a lower-to-upper camelCase step (`valLoss`).
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
 NOISE_SIGMAS = 2.0
 
 
@@ -103,5 +104,17 @@ def infer_direction(
 
 
 def name_tokens(metric: str) -> frozenset[str]:
-    """The lower-case words of a metric name: ``"val/topAcc_1"`` → ``{"val", "top", "acc", "1"}``."""
-    return frozenset(t for t in _SEPARATORS.split(_CAMEL.sub("_", metric).lower()) if t)
+    """The lower-case words of a metric name: ``"val/topAcc_1"`` → ``{"val", "top", "acc", "1"}``.
+
+    A word with digits also gives its letter parts (``acc1``, ``val_acc5`` as torchvision's
+    scripts name them → ``acc``; ``f1`` stays a word too), and a plural its singular
+    (``losses`` → ``loss``, ``train_errors`` → ``error``)."""
+    words = [t for t in _SEPARATORS.split(_CAMEL.sub("_", metric).lower()) if t]
+    tokens = set(words)
+    for word in words:
+        tokens.update(part for part in _DIGITS.split(word) if part)
+        if len(word) > 3 and word.endswith("es"):
+            tokens.add(word[:-2])
+        if len(word) > 3 and word.endswith("s"):
+            tokens.add(word[:-1])
+    return frozenset(tokens)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from reprokit import recordschema
 from reprokit.errors import ReprokitError
+from reprokit.paths import shown
 from reprokit.settings import Settings
 
 FORMAT_VERSION = 1
@@ -162,14 +163,6 @@ def migrate(record: dict[str, Any], *, path: Path | None = None) -> dict[str, An
     return migrated
 
 
-def _shown(path: Path) -> str:
-    """``outputs/run_1/run.json`` when under the working directory, else the full path."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def read_record(run_dir: Path) -> dict[str, Any]:
     """The run's ``run.json``, migrated to the current format, its value types checked."""
     path = run_dir / RECORD_FILE
@@ -182,12 +175,12 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReprokitError(f"{path}: the run record is not a JSON object")
     record = migrate(data, path=path)
-    problem = recordschema.first_problem(record, _shown(path))
+    problem = recordschema.first_problem(record, shown(path))
     if problem:
         raise ReprokitError(
             problem,
             hint=f"restore {RECORD_FILE} from a backup, or delete the run folder "
-            f"{_shown(run_dir)} if the run is not needed",
+            f"{shown(run_dir)} if the run is not needed",
         )
     return record
 
@@ -356,17 +349,17 @@ def resolve_run(spec: str, settings: Settings) -> Path:
             return candidate.resolve()
     known = [p.name for p in run_dirs(settings.outputs)]
     if not known:
-        hint = f"there are no runs in {_shown(settings.outputs)}; start one with `reprokit launch`"
+        hint = f"there are no runs in {shown(settings.outputs)}; start one with `reprokit launch`"
     elif len(known) <= 6:
-        hint = f"the runs in {_shown(settings.outputs)} are {', '.join(known)}"
+        hint = f"the runs in {shown(settings.outputs)} are {', '.join(known)}"
     else:
         hint = (
-            f"the runs in {_shown(settings.outputs)} are {known[0]} to {known[-1]} "
+            f"the runs in {shown(settings.outputs)} are {known[0]} to {known[-1]} "
             f"({len(known)} runs; `reprokit runs` lists them)"
         )
     folder = next((c for c in candidates if c.is_dir()), None)
     if folder is not None:
         message = f"{spec}: the folder has no {RECORD_FILE}, so it is not a run folder"
     else:
-        message = f"no run {spec!r} in {_shown(settings.outputs)}"
+        message = f"no run {spec!r} in {shown(settings.outputs)}"
     raise ReprokitError(message, hint=hint)

@@ -109,7 +109,14 @@ def did_you_mean(word: str, names: Iterable[str], otherwise: str) -> str:
 
 def format_config_value(value: Any) -> str:
     """A config value (plain data) in a change line ``optim.name: sgd → adam``: strings
-    bare, everything else as JSON (``true``, ``null``, ``[1, 2]``), as blame and diff show it."""
+    bare, non-finite floats as configs write them (``nan``, ``inf``, ``-inf``, as blame's
+    ``--json`` does), everything else as JSON (``true``, ``null``, ``[1, 2]``). ``new``,
+    ``blame`` and ``diff`` all show changes this way."""
     import json
+    import math
 
-    return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return json.dumps(value)

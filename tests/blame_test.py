@@ -683,11 +683,13 @@ def test_a_code_change_is_not_credited_to_the_config_change(repo: Path) -> None:
 
 
 def test_a_step_that_never_ran_at_its_parents_code_says_so(repo: Path) -> None:
+    # The parent ran at a, the child at b and later at c: its runs span code states and
+    # none of them is the parent's.
     outputs = repo / "outputs"
-    for n, (stem, sha, seed) in enumerate(
-        [("base_01_01", "a" * 40, 1), ("base_01_01", "a" * 40, 2), ("both_02_01", "b" * 40, 1)], 1
-    ):
-        write_run(outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha, summary={"score": 1.0})
+    runs = [("base_01_01", "a", 1), ("base_01_01", "a", 2), ("both_02_01", "b", 1)]
+    runs.append(("both_02_01", "c", 2))
+    for n, (stem, sha, seed) in enumerate(runs, 1):
+        write_run(outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha * 40, summary={"score": n})
     _toy_files(repo)
     steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
     assert steps[1].same_code == blame_mod.SameCode(None)
@@ -695,3 +697,16 @@ def test_a_step_that_never_ran_at_its_parents_code_says_so(repo: Path) -> None:
         "    never ran at the same code as its parent: the Δ above mixes code and config"
         in blame_mod.render("score", "x", steps, "higher")
     )
+
+
+def test_the_everyday_workflow_has_no_same_code_line(repo: Path) -> None:
+    # Run the parent, commit the child, run it: one code state each, and the commit in
+    # between is the child itself; no warning about mixed code.
+    outputs = repo / "outputs"
+    runs = [("base_01_01", "a", 1), ("base_01_01", "a", 2), ("both_02_01", "b", 1)]
+    for n, (stem, sha, seed) in enumerate(runs, 1):
+        write_run(outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha * 40, summary={"score": n})
+    _toy_files(repo)
+    steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
+    assert steps[1].same_code is None
+    assert "same code" not in blame_mod.render("score", "x", steps, "higher")

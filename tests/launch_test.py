@@ -669,6 +669,16 @@ def test_a_run_whose_import_fails_still_names_its_experiment(toy: Path) -> None:
     assert listing.stdout.splitlines()[1].split() == ["run_1", "toy/broken_04_01", "failed"]
 
 
+def test_a_broken_lineage_is_refused_before_a_run_folder_exists(toy: Path) -> None:
+    orphan = "experiments/toy/orphan_09_07.py"  # parent 07 does not exist
+    write(toy / orphan, "config = None\n")
+    result = run_cli(toy, "launch", orphan, "--no-check")
+    assert result.returncode == 1
+    assert "parent 07 does not exist" in result.stderr
+    assert not (toy / "outputs" / "run_1").exists()
+    assert git(toy, "for-each-ref", "refs/reprokit") == ""
+
+
 SLOW_IMPORT = """
 import time
 from dataclasses import dataclass

@@ -190,3 +190,29 @@ def test_non_finite_metrics_survive_csv(
     monkeypatch.chdir(repo)
     assert main(["runs", "--format", "csv", "--columns", "loss"]) == 0
     assert float(capsys.readouterr().out.splitlines()[1]) == math.inf
+
+
+def test_json_is_strict_and_metric_headers_never_collide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A diverged run (NaN) and a metric named like a run column ("seed").
+    out = tmp_path / "outputs"
+    write_run(
+        out,
+        1,
+        BASE,
+        seed=7,
+        summary={"loss": float("nan"), "seed": 1.5, "hist": [1.0, float("inf")]},
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "--format", "json", "--outputs", str(out)]) == 0
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"--format json printed {constant}")
+
+    (run,) = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert run["summary"] == {"loss": "nan", "seed": 1.5, "hist": [1.0, "inf"]}
+    assert main(["runs", "--format", "csv", "--outputs", str(out)]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert len(header) == len(set(header))
+    assert "metric.seed" in header and "loss" in header

@@ -616,8 +616,7 @@ def test_large_untracked_files_left_out_of_the_snapshot_are_linked(tmp_path: Pat
         {"path": ".env", "size": 9, "reason": "secret"},
     ]
     write(top / ".env", "TOKEN=x\n")
-    warnings: list[str] = []
-    linked = replayprep.link_skipped_untracked(top, work, skipped, warnings)
+    linked, warnings = replayprep.link_skipped_untracked(top, work, skipped)
     assert warnings == [
         "changed.bin (left out of the snapshot for its size) changed since the run (sha256 differs)",
         "gone.bin (left out of the snapshot for its size) is not here; the replay runs without it",

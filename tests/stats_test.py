@@ -28,6 +28,13 @@ from reprokit import stats
         ("ferret_count", None),
         ("cache_accesses", None),
         ("timestep", None),
+        # torchvision's names, plurals, and f1 kept whole though it holds a digit.
+        ("acc1", "higher"),
+        ("val_acc5", "higher"),
+        ("losses", "lower"),
+        ("train_errors", "lower"),
+        ("val_f1", "higher"),
+        ("timesteps", None),
     ],
 )
 def test_direction_from_name_tokens(metric: str, direction: str | None) -> None:
