@@ -96,15 +96,13 @@ def _matches(value: object, expected: type) -> bool:
     return isinstance(value, expected)
 
 
-def _type_error(where: str, key: str, value: object, expected: type, nullable: bool) -> str:
+def _type_error(key: str, value: object, expected: type, nullable: bool) -> str:
     wanted = _JSON_NAMES[expected] + (" or null" if nullable else "")
     found = _JSON_NAMES.get(type(value), type(value).__name__)
-    return f'{where}: "{key}" should be {wanted}, not {found}'
+    return f'"{key}" should be {wanted}, not {found}'
 
 
-def _check_types(
-    data: dict[str, Any], schema: dict[str, _Spec], where: str, prefix: str = ""
-) -> str | None:
+def _check_types(data: dict[str, Any], schema: dict[str, _Spec], prefix: str = "") -> str | None:
     """The first value of ``data`` whose type ``schema`` does not allow, as a message."""
     for key, spec in schema.items():
         value = data.get(key)
@@ -113,29 +111,29 @@ def _check_types(
         name = prefix + key
         if isinstance(spec, dict):
             if not isinstance(value, dict):
-                return _type_error(where, name, value, dict, True)
-            problem = _check_types(value, spec, where, name + ".")
+                return _type_error(name, value, dict, True)
+            problem = _check_types(value, spec, name + ".")
         elif isinstance(spec, list):
             if not isinstance(value, list):
-                return _type_error(where, name, value, list, True)
+                return _type_error(name, value, list, True)
             item_type = spec[0]
             assert isinstance(item_type, type)
             problem = next(
                 (
-                    _type_error(where, f"{name}[{i}]", item, item_type, False)
+                    _type_error(f"{name}[{i}]", item, item_type, False)
                     for i, item in enumerate(value)
                     if not _matches(item, item_type)
                 ),
                 None,
             )
         else:
-            problem = None if _matches(value, spec) else _type_error(where, name, value, spec, True)
+            problem = None if _matches(value, spec) else _type_error(name, value, spec, True)
         if problem:
             return problem
     return None
 
 
-def first_problem(record: dict[str, Any], where: str) -> str | None:
+def first_problem(record: dict[str, Any]) -> str | None:
     """The first value of ``record`` whose type the format does not allow, as a message
-    (``outputs/run_1/run.json: "git" should be an object or null, not a string``)."""
-    return _check_types(record, _SCHEMA, where)
+    (``"git" should be an object or null, not a string``); the caller names the file."""
+    return _check_types(record, _SCHEMA)

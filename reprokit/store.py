@@ -175,10 +175,11 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReprokitError(f"{path}: the run record is not a JSON object")
     record = migrate(data, path=path)
-    problem = recordschema.first_problem(record, shown(path))
+    problem = recordschema.first_problem(record)
     if problem:
+        # The path is worked out only here: resolving it costs more than the check itself.
         raise ReprokitError(
-            problem,
+            f"{shown(path)}: {problem}",
             hint=f"restore {RECORD_FILE} from a backup, or delete the run folder "
             f"{shown(run_dir)} if the run is not needed",
         )
