@@ -113,7 +113,9 @@ def new_experiment(
     with imported_parent(parent, settings) as module:
         if not requested and not copy:
             raise no_change_error(given, name, module.config)
-        created = _write(parent, described.parsed, module, name, requested, defines, settings)
+        created = _write(
+            parent, described.parsed, module, name, requested, defines, settings, copy=copy
+        )
     if verify:
         try:
             verify_written(created.path, parent, created.assignments, settings)
@@ -131,6 +133,8 @@ def _write(
     requested: list[tuple[str, str]],
     defines: set[str],
     settings: Settings,
+    *,
+    copy: bool = False,
 ) -> Created:
     base_config = module.config
     if not dataclasses.is_dataclass(base_config) or isinstance(base_config, type):
@@ -153,6 +157,14 @@ def _write(
         root=settings.root,
     )
     changes = config_changes(base_config, assignments)
+    if not changes and not copy:
+        # Every --set repeats the parent's value: the file would be a copy under a new id.
+        same = ", ".join(f"{path}={text}" for path, text in requested)
+        raise ReprokitError(
+            f"--set changes nothing: {parent.name} already has {same}",
+            hint="give a value that differs from the parent's (or --copy to change only the "
+            "code, by hand)",
+        )
     return Created(claim(parent.parent, name, parsed, source), assignments, changes)
 
 

@@ -18,7 +18,7 @@
    the snapshot's smoke config with the recorded seed). The child is started before the
    probe of step 3 and waits at a gate (see :func:`reprokit.replayprep.launch_command`),
    so its start-up overlaps the probe; it runs nothing unless the replay goes ahead. It
-   writes a full record to *this* project's outputs folder, carrying the original's
+   writes a full record to the original's outputs folder, carrying the original's
    snapshot (``--git-from``) and ``replay_of`` pointing at the root original (a replay of
    a replay points at the root).
 5. ``--verify`` compares summary metrics and per-step series with the original's
@@ -133,6 +133,10 @@ def replay(
     if rtol < 0 or atol < 0:
         raise ReprokitError("--rtol and --atol must be >= 0")
     original = _load(run, settings, smoke)
+    # The replay is recorded next to its original: run ids (and so `replay_of`) are unique
+    # per outputs folder only, and `sweep/run_1`'s replay must not read as one of
+    # `outputs/run_1`'s.
+    settings = settings.with_outputs(original.dir.parent)
     from reprokit.gitcmd import git_toplevel
 
     top = git_toplevel(settings.root)
@@ -324,6 +328,9 @@ def _run(
     )
     print(verification.format_table(result), flush=True)
     verification.store_verdict(replay_dir, result)
+    ended = verification.unfinished(record)
+    if ended:
+        say(f"note: {original.id} was {ended}: compared only the steps it logged")
     say(verification.summary_line(result))
     if not result.ok:
         causes = replaynotes.likely_causes(record, env_differences, len(input_changes))

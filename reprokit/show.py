@@ -102,10 +102,25 @@ def _duration(record: dict[str, Any], status: str, *, now: float | None) -> str:
     if status.startswith("running"):
         current = time.time() if now is None else now
         return f"{format_duration(max(current - started, 0.0))} so far"
+    # The heartbeat comes every 10 s; a metric logged after it is later evidence of life.
     beat = store.parse_time(record.get("heartbeat_at"))
-    if beat is None:
+    logged = _last_log_time(Path(record["dir"]))
+    last, what = max(
+        ((t, w) for t, w in ((beat, "heartbeat"), (logged, "logged metric")) if t is not None),
+        default=(None, ""),
+    )
+    if last is None:
         return "-"
-    return f"at least {format_duration(max(beat - started, 0.0))} (until its last heartbeat)"
+    return f"at least {format_duration(max(last - started, 0.0))} (until its last {what})"
+
+
+def _last_log_time(run_dir: Path) -> float | None:
+    try:
+        rows = store.read_metrics(run_dir)
+    except ReprokitError:
+        return None
+    times = [t for row in rows if isinstance(t := row.get("time"), int | float)]
+    return float(max(times)) if times else None
 
 
 def _last_logged(run_dir: Path) -> tuple[dict[str, Any], object]:

@@ -107,14 +107,30 @@ def _series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[Any, Any]]]:
 
 
 def compare_runs(
-    original: Path, replay: Path, *, rtol: float = 0.0, atol: float = 0.0
+    original: Path,
+    replay: Path,
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    original_finished: bool = True,
 ) -> Verification:
-    """Compare summary.json and the series both runs logged; one row per metric/series."""
-    rows = _compare_summary(store.read_summary(original), store.read_summary(replay), rtol, atol)
+    """Compare summary.json and the series both runs logged; one row per metric/series.
+
+    An original that did not finish (interrupted, crashed) has no final values to compare:
+    only the steps it logged are, against the same steps of the replay.
+    """
+    rows = (
+        _compare_summary(store.read_summary(original), store.read_summary(replay), rtol, atol)
+        if original_finished
+        else []
+    )
     a_series = _series(store.read_metrics(original))
     b_series = _series(store.read_metrics(replay))
     for name in sorted(set(a_series) & set(b_series)):
-        rows.append(_compare_series(name, a_series[name], b_series[name], rtol, atol))
+        a, b = a_series[name], b_series[name]
+        if not original_finished and [s for s, _ in b[: len(a)]] == [s for s, _ in a]:
+            b = b[: len(a)]
+        rows.append(_compare_series(name, a, b, rtol, atol))
     return Verification(rows, rtol, atol)
 
 
@@ -257,7 +273,8 @@ def same_ending(original: dict[str, Any], replayed: dict[str, Any]) -> tuple[boo
     """Whether a replay ended as the original did (same status; for failures the same
     exception type), and a sentence saying so."""
     rid, oid = replayed["id"], original["id"]
-    a_status, b_status = original.get("status"), replayed.get("status")
+    # A crashed original's record still says "running": say what became of it.
+    a_status, b_status = store.effective_status(original), replayed.get("status")
     a_err, b_err = _error_type(original), _error_type(replayed)
     if a_status == "failed" or b_status == "failed":
         if a_status == b_status and a_err == b_err:
@@ -281,13 +298,25 @@ def verify_replay(
     rtol: float,
     atol: float,
 ) -> Verification:
-    """Metrics and series of two runs, plus an ``exception`` row when either failed."""
-    result = compare_runs(original_dir, replay_dir, rtol=rtol, atol=atol)
+    """Metrics and series of two runs, plus an ``exception`` row when either failed.
+
+    An original that was interrupted or crashed is compared on the steps it logged
+    (:func:`compare_runs`); how it ended is not the code's doing, so no exception row."""
+    finished = unfinished(original) is None
+    result = compare_runs(
+        original_dir, replay_dir, rtol=rtol, atol=atol, original_finished=finished
+    )
     a_err, b_err = _error_type(original), _error_type(replayed)
-    if a_err or b_err:
+    if finished and (a_err or b_err):
         row = Row("exception", a_err, b_err, "match" if a_err == b_err else "mismatch")
         result = Verification([*result.rows, row], rtol, atol)
     return result
+
+
+def unfinished(record: dict[str, Any]) -> str | None:
+    """``interrupted`` or ``crashed`` for a run that did not get to finish, else None."""
+    status = store.effective_status(record)
+    return status if status in ("interrupted", "crashed") else None
 
 
 def store_verdict(replay_dir: Path, result: Verification) -> None:

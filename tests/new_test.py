@@ -463,3 +463,15 @@ def test_concurrent_new_commands_take_distinct_ids(toy: Path) -> None:
     written = [n for n in _files(toy / FAMILY) if n.split("_")[0] in names]
     ids = sorted(int(n.split("_")[1]) for n in written)
     assert ids == list(range(3, 3 + len(names)))
+
+
+def test_a_set_that_repeats_the_parents_value_is_refused(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new", f"{FAMILY}/wide_02_01.py", "same", "--set", "seed=0"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: --set changes nothing: wide_02_01.py already has seed=0\n"
+        "  hint: give a value that differs from the parent's (or --copy to change only the"
+        " code, by hand)\n"
+    )
+    assert not (toy / FAMILY / "same_03_02.py").exists()

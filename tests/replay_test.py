@@ -626,3 +626,51 @@ def test_large_untracked_files_left_out_of_the_snapshot_are_linked(tmp_path: Pat
     assert (work / ".env").read_text() == "TOKEN=x\n"
     assert (work / "weights" / "big.bin").read_text() == "same\n"
     assert (work / "weights" / "big.bin").is_symlink()
+
+
+def test_a_replay_is_recorded_next_to_its_original(
+    noise_repo: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Run ids are per outputs folder: the replay of sweep/run_1 belongs in sweep/, or its
+    # `replay_of: run_1` would name outputs/run_1, another run.
+    repo = noise_repo
+    write(repo / ".gitignore", "outputs/\n__pycache__/\ndata/\nsweep/\n")
+    proc = _launch(repo, NOISE, "--outputs", "sweep", "--seed", "11")
+    assert proc.returncode == 0, proc.stderr
+    before = sorted(p.name for p in (repo / "outputs").iterdir())
+    code, _, err = _replay(repo, monkeypatch, capfd, "sweep/run_1", "--verify")
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / "outputs").iterdir()) == before
+    replayed = store.read_record(repo / "sweep" / "run_2")
+    assert replayed["replay_of"] == "run_1" and replayed["seed"] == 11
+    assert replayed["replay"]["source_path"] == "sweep/run_1"
+
+
+@pytest.mark.parametrize("ended", ["interrupted", "crashed"])
+def test_verify_of_an_unfinished_run_compares_the_steps_it_logged(
+    noise_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    ended: str,
+) -> None:
+    # run_1 stopped after 2 of its 4 steps (as Ctrl-C or SIGKILL would leave it): its
+    # replay runs to the end, and only the 2 steps the original logged are compared.
+    repo = noise_repo
+    run = repo / "outputs" / "run_1"
+    rows = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(rows[:2]) + "\n")
+    record = store.read_json(run / "run.json")
+    if ended == "interrupted":
+        record.update(status="interrupted", exit_code=130)
+    else:  # SIGKILL: the record still says running, its process is gone
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        record.update(status="running", exit_code=None, pid=dead.pid, pid_started=None)
+        (run / "summary.json").unlink()
+    store.write_json(run / "run.json", record)
+    code, out, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify")
+    assert code == 0, err
+    assert f"reprokit: run_2 completed; the original run_1 was {ended}" in err
+    assert f"note: run_1 was {ended}: compared only the steps it logged" in err
+    assert "verify: match (1 compared, exact)" in err
+    assert out.splitlines()[1].split()[:2] == ["total", "1"]

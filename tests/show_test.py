@@ -115,3 +115,26 @@ def test_show_a_killed_run_with_what_it_logged(
     assert out.endswith(
         "summary     (none written; last logged values at step 6)\n  loss      0.1429\n"
     )
+
+
+def test_a_killed_runs_duration_counts_its_last_logged_metric(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Killed 5 s after a heartbeat (they come every 10 s): the metrics it logged since say
+    # it ran longer than the heartbeat alone would.
+    from datetime import datetime
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    start = "2026-11-25T20:00:00+00:00"
+    run = make_run(
+        project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid,
+        duration_s=None, started_at=start, heartbeat_at="2026-11-25T20:00:20+00:00",
+    )  # fmt: skip
+    t0 = datetime.fromisoformat(start).timestamp()
+    rows = [{"step": s, "time": t0 + 5 * s, "loss": 1.0} for s in range(6)]
+    (run / store.METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli_main(["show", "run_1"]) == 0
+    assert (
+        "\nduration    at least 25.0s (until its last logged metric)\n" in capsys.readouterr().out
+    )
