@@ -24,6 +24,7 @@ from reprokit.blame_targets import family_chains, load_chain_records, resolve_ta
 from reprokit.codestates import CodeState, code_states, snapshot_trees, state_key
 from reprokit.errors import ReprokitError
 from reprokit.evidence import by_seed, diverged_value, is_plain_run, metric_value
+from reprokit.lineage import unfinished
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
 
@@ -102,6 +103,10 @@ class Step:
     # Runs whose metric was NaN or ±inf: shown, never averaged in.
     diverged: int = 0
     diverged_kinds: tuple[str, ...] = ()
+    # The runs counted in ``runs`` (a finite value), by run number.
+    run_ids: tuple[str, ...] = ()
+    # Runs that did not complete, as lineage names them (``2 failed, 1 crashed``); "" if none.
+    unfinished: str = ""
     # Values used by --ablate; not part of the output (``std_parts.n`` is the seed count).
     config: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     seeds: tuple[int, ...] = field(default=(), repr=False, compare=False)
@@ -210,6 +215,8 @@ def blame(
                 sigma=sigma,
                 diverged=evidence.diverged,
                 diverged_kinds=evidence.diverged_kinds,
+                run_ids=_run_ids(measured, metric),
+                unfinished=unfinished(recs).strip(" ()"),
                 config=config,
                 seeds=tuple(sorted(evidence.seed_values)),
                 std_parts=summary,
@@ -220,6 +227,14 @@ def blame(
     if not any(step.runs or step.diverged for step in steps):
         _unknown_metric(metric, [r for recs in by_exp.values() for r in recs if is_plain_run(r)])
     return steps
+
+
+def _run_ids(runs: Sequence[Mapping[str, Any]], metric: str) -> tuple[str, ...]:
+    """The ids of the runs with a finite value (those ``Step.runs`` counts), by number."""
+    from reprokit.store import run_number
+
+    ids = {str(r.get("id")) for r in runs if metric_value(r, metric) is not None}
+    return tuple(sorted(ids, key=lambda i: (run_number(i) is None, run_number(i) or 0, i)))
 
 
 def _chain_trees(runs_by_exp: Iterable[Sequence[Mapping[str, Any]]], cwd: Path) -> dict[str, str]:

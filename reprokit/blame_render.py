@@ -41,7 +41,10 @@ def step_json(step: Step) -> dict[str, Any]:
     ``runs`` counts the runs with a finite value, ``seeds`` the distinct seeds among them
     (the n of ``mean``/``std``: one value per seed); ``diverged`` counts the runs whose value
     was NaN or ±inf, left out (``diverged_values``: which of "nan", "inf", "-inf").
-    ``sigma`` is the pooled seed std; numbers are finite or null, never NaN/Infinity."""
+    ``sigma`` is the pooled seed std; numbers are finite or null, never NaN/Infinity.
+    ``run_ids`` are the runs ``runs`` counts, by run number; ``mixed_code`` is true when
+    the step or its parent ran at several code states, so ``delta`` mixes a code change
+    into the config change (``same_code`` then compares like with like)."""
     out: dict[str, Any] = {
         "experiment": {"id": step.id, "name": step.name, "path": step.path},
         "runs": step.runs,
@@ -54,6 +57,8 @@ def step_json(step: Step) -> dict[str, Any]:
         "sigma": json_number(step.sigma),
         "delta_sigma": json_number(step.delta_sigma),
         "verdict": step.verdict,
+        "mixed_code": step.same_code is not None,
+        "run_ids": list(step.run_ids),
         "config_from": step.config_from,
         "changes": [
             {"path": c.path, "old": json_value(c.old), "new": json_value(c.new)}
@@ -130,7 +135,10 @@ def _fmt_delta(step: Step) -> str:
         return ""
     text = f"{step.delta:+.4g}{_fmt_sigma(step.delta_sigma)}"
     mark = "▲" if step.delta > 0 else "▼" if step.delta < 0 else "="
-    return f"{text} {mark} {step.verdict}"
+    # The headline then averages over code states: its verdict must not be read alone
+    # (trial: "+0.0σ within noise" above a same-code "+3.0σ worse").
+    mixed = ", mixed code" if step.same_code is not None else ""
+    return f"{text} {mark} {step.verdict}{mixed}"
 
 
 def _direction_text(direction: str | None) -> str:
@@ -215,7 +223,9 @@ def render(metric: str, target: str, steps: Sequence[Step], direction: str | Non
         if step.diverged:
             out.append(_diverged_line(step.diverged, step.diverged_kinds))
         if step.config_from == "file":
-            out.append("    (never run: config read from today's file)")
+            # Runs that all failed are not "never run" (lineage: "0 runs (2 failed)").
+            what = f"no completed run: {step.unfinished};" if step.unfinished else "never run:"
+            out.append(f"    ({what} config read from today's file)")
         if step.same_code is not None and step.delta is not None:
             out.append(_same_code_line(step))
         if len(step.code_states) > 1:

@@ -27,7 +27,7 @@ def resolve_targets(target: str, settings: Settings) -> tuple[list[Path], bool]:
         if not members:
             raise ReprokitError(
                 f"{target}: no experiment files in this folder",
-                hint="pass an experiment file, run_N, or a family folder",
+                hint=family_hint(target, path, settings),
             )
         parents = {m.parsed.parent for m in members if not m.parsed.is_base}
         return [m.path for m in members if m.parsed.id not in parents], True
@@ -36,6 +36,23 @@ def resolve_targets(target: str, settings: Settings) -> tuple[list[Path], bool]:
     if not rel:
         raise ReprokitError(f"{target}: the run record names no experiment")
     return [(settings.root / rel).resolve()], False
+
+
+def family_hint(target: str, folder: Path, settings: Settings) -> str:
+    """The hint for a folder that is no family: the family folders under it (a folder
+    above the families, ``experiments/toy``), else close names among the project's
+    families as ``reprokit lineage`` suggests them (:func:`reprokit.lineage.families`)."""
+    from reprokit.lineage import families
+    from reprokit.paths import rel_path
+    from reprokit.tables import did_you_mean
+
+    existing = families(settings, None)
+    below = [f for f in existing if folder.resolve() in f.parents]
+    if below:
+        names = [rel_path(f, settings.root) for f in below]
+        return f"did you mean {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}?"
+    otherwise = "pass an experiment file, run_N, or a family folder"
+    return did_you_mean(target, [rel_path(f, settings.root) for f in existing], otherwise)
 
 
 def family_chains(leaves: Sequence[Path]) -> dict[Path, list[exp_mod.ExperimentFile]]:

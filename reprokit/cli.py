@@ -72,11 +72,29 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sh.add_argument("--outputs", type=Path)
 
     r = add_parser("runs", help="list, filter and sort runs")
-    r.add_argument("--exp", help="glob over experiment paths or names")
-    r.add_argument("--status", help="completed, failed, interrupted, crashed, running")
-    r.add_argument("--where", action="append", default=[], help="e.g. 'optim.lr>=1e-3' (AND-ed)")
+    r.add_argument(
+        "--exp",
+        help="experiment as the table shows it (toy/reg/adam_04_03), its path, file name or "
+        "bare name (adam), a family folder (toy/reg), or a glob over these (toy/reg/*)",
+    )
+    r.add_argument(
+        "--status",
+        action="append",
+        help="completed, failed, interrupted, crashed, running; several comma-separated "
+        "or repeated (default: every status)",
+    )
+    r.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        help="e.g. 'optim.lr>=1e-3' (AND-ed); git.sha==<7+ hex digits> matches a prefix",
+    )
     r.add_argument("--sort", help="column to sort by; prefix '-' for descending")
-    r.add_argument("--columns", help="comma-separated columns to show")
+    r.add_argument(
+        "--columns",
+        help="comma-separated columns to show (also for csv and json), e.g. "
+        "id,git,code,replay,optim.lr,val_acc",
+    )
     r.add_argument(
         "--all",
         action="store_true",
@@ -89,7 +107,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help="table (for reading) | csv | json (exact values, for analysis)",
     )
     r.add_argument("--json", action="store_true", help="same as --format json")
-    r.add_argument("--limit", type=int, help="show at most N runs")
+    r.add_argument("--limit", type=int, help="show at most N runs (N >= 1)")
     r.add_argument("--outputs", type=Path)
 
     rp = add_parser("replay", help="rebuild a run's code state and re-run it")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from reprokit.settings import Settings
@@ -45,11 +46,12 @@ def compare_runs(
     from reprokit import envcompare
     from reprokit.store import resolve_run
 
-    a = read_record(resolve_run(run_a, settings))
-    b = read_record(resolve_run(run_b, settings))
+    dir_a, dir_b = resolve_run(run_a, settings), resolve_run(run_b, settings)
+    a, b = read_record(dir_a), read_record(dir_b)
     ga, gb = _git_side(a), _git_side(b)
     result: dict[str, Any] = {
         "runs": [a.get("id"), b.get("id")],
+        "labels": [run_label(dir_a, settings), run_label(dir_b, settings)],
         "experiment": [
             (a.get("experiment") or {}).get("path"),
             (b.get("experiment") or {}).get("path"),
@@ -65,8 +67,18 @@ def compare_runs(
         ],
     }
     if code:
-        result["code"] = _code(ga, gb, settings)
+        result["code"] = _code((a, dir_a), (b, dir_b), settings)
     return result
+
+
+def run_label(run_dir: Path, settings: Settings) -> str:
+    """``run_7`` for a run of the outputs folder in use; its folder path otherwise
+    (``sweep/run_1``), since run ids are unique per outputs folder only."""
+    from reprokit.paths import rel_path
+
+    if run_dir.resolve().parent == settings.outputs.resolve():
+        return run_dir.name
+    return rel_path(run_dir, settings.root)
 
 
 def _commits(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> list[str]:
@@ -81,13 +93,13 @@ def _commits(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -
         return []
 
 
-def _code(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> dict[str, str]:
-    from reprokit.errors import ReprokitError
-    from reprokit.gitrestore import snapshot_diff
+def _code(
+    a: tuple[Mapping[str, Any], Path], b: tuple[Mapping[str, Any], Path], settings: Settings
+) -> dict[str, str]:
+    from reprokit.gitrestore import snapshot_commit, snapshot_diff
 
-    sa, sb = ga.get("snapshot") or ga.get("sha"), gb.get("snapshot") or gb.get("sha")
-    if not sa or not sb:
-        raise ReprokitError("a run has no git record, so there is no code to compare")
+    # A snapshot missing here (a fresh clone) is fetched from the remotes as replay does.
+    sa, sb = (snapshot_commit(settings.root, rec.get("git") or {}, d) for rec, d in (a, b))
     stat = snapshot_diff(settings.root, sa, sb, stat_only=True)
     patch = snapshot_diff(settings.root, sa, sb, stat_only=False)
     return {"stat": stat.decode("utf-8", "replace"), "patch": patch.decode("utf-8", "replace")}
@@ -112,7 +124,7 @@ def _files(side: Mapping[str, Any]) -> str:
 
 def render(diff: Mapping[str, Any]) -> str:
     """The human-readable comparison printed by ``reprokit diff``."""
-    ia, ib = diff["runs"]
+    ia, ib = diff["labels"]
     out = [f"diff {ia} → {ib}"]
     ea, eb = diff["experiment"]
     out.append(f"  experiment: {ea}" if ea == eb else f"  experiment: {ea} → {eb}")

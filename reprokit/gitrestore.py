@@ -98,6 +98,57 @@ def _fetch_sources(top: Path, recorded: Mapping[str, Any]) -> list[tuple[str, st
     return sources
 
 
+def _fetch_snapshot(
+    top: Path, snapshot: str, ref: str, remotes: Mapping[str, Any]
+) -> tuple[bool, list[str]]:
+    """Fetch ``ref`` from each source in turn until it points at ``snapshot``; whether it
+    does, and the remotes tried. ``snapshot`` and ``ref`` must have passed :func:`_checked`."""
+    tried: list[str] = []
+    for label, source in _fetch_sources(top, remotes):
+        tried.append(label)
+        # No "+": a same-named ref from another outputs folder must not be clobbered.
+        run_git(
+            "fetch", "--quiet", "--no-tags", "--end-of-options", source, f"{ref}:{ref}",
+            cwd=top, env=_FETCH_ENV, check=False,
+        )  # fmt: skip
+        if _commit_of(top, ref) == snapshot:
+            return True, tried
+    return False, tried
+
+
+def snapshot_commit(cwd: Path, git_record: Mapping[str, Any], run_dir: Path) -> str:
+    """The commit holding a run's code, fetched as :func:`materialize` fetches it when it is
+    not here (for ``reprokit diff --code``): the snapshot, else the recorded HEAD.
+
+    The record is checked before git sees any of its values; raises ReprokitError naming
+    the commit and the remotes tried when it is not here and cannot be fetched.
+    """
+    top = _top(cwd)
+    snapshot, ref, base = _checked(git_record, run_dir)
+    commit = snapshot or base
+    if commit is None:
+        raise ReprokitError(
+            f"{run_dir / 'run.json'}: the run has no git record, so there is no code to compare"
+        )
+    if _commit_of(top, commit) == commit:
+        return commit
+    tried: list[str] = []
+    if snapshot and ref:
+        fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes") or {})
+        if fetched:
+            return snapshot
+    if tried:
+        where = f"could not be fetched from {', '.join(tried)}"
+    else:
+        where = "there is no remote to fetch it from" if ref else "the record names no ref"
+    remote = tried[0] if tried else "origin"
+    raise ReprokitError(
+        f"snapshot commit {commit[:12]} of {run_dir.name} is not in this repository and {where}",
+        hint=f"push the snapshots from the machine that ran it "
+        f"(`git push {remote} 'refs/reprokit/*:refs/reprokit/*'`), then try again",
+    )
+
+
 def _worktree_add(top: Path, dest: Path, commit: str) -> None:
     # git checks files out one at a time unless told otherwise; parallel checkout writes
     # the same files 2-4x faster on a large tree (measured on 20,000 files). A user who
@@ -162,16 +213,10 @@ def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: P
         return "ref" if ref and _commit_of(top, ref) == snapshot else "commit"
     tried: list[str] = []
     if snapshot and ref:
-        for label, source in _fetch_sources(top, git_record.get("remotes") or {}):
-            tried.append(label)
-            # No "+": a same-named ref from another outputs folder must not be clobbered.
-            run_git(
-                "fetch", "--quiet", "--no-tags", "--end-of-options", source, f"{ref}:{ref}",
-                cwd=top, env=_FETCH_ENV, check=False,
-            )  # fmt: skip
-            if _commit_of(top, ref) == snapshot:
-                _worktree_add(top, dest, snapshot)
-                return "fetched"
+        fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes") or {})
+        if fetched:
+            _worktree_add(top, dest, snapshot)
+            return "fetched"
     if base is not None and _commit_of(top, base) is None:
         raise _missing_error(git_record, tried)
     patch = run_dir / str(git_record.get("patch_file") or "diff.patch")

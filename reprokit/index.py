@@ -23,7 +23,7 @@ from reprokit import store
 from reprokit.errors import ReprokitError
 
 INDEX_FILE = ".index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: git_snapshot, git_changes
 # Columns copied out of run.json (and summary.json / config.yaml) for listing and filtering.
 COLUMNS = (
     "id",
@@ -41,6 +41,8 @@ COLUMNS = (
     "family",
     "git_sha",
     "git_dirty",
+    "git_snapshot",
+    "git_changes",
     "smoke",
     "ablation",
     "replay_of",
@@ -99,6 +101,20 @@ def _load_config(run_dir: Path) -> Any:
         return None
 
 
+def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
+    """sha256 of a dirty run's diff.patch (HEAD to the snapshot): with the HEAD sha, it
+    names the code state without a git call. Read once, when the run is indexed."""
+    if not git.get("dirty"):
+        return None
+    import hashlib
+
+    try:
+        patch = (run_dir / str(git.get("patch_file") or store.PATCH_FILE)).read_bytes()
+    except OSError:
+        return None  # no patch to compare: the run's snapshot names a state of its own
+    return hashlib.sha256(patch).hexdigest()
+
+
 def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tuple[Any, ...]:
     record = store.read_record(run_dir)
     summary = store.read_summary(run_dir)
@@ -124,6 +140,8 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "family": exp.get("family"),
         "git_sha": git.get("sha"),
         "git_dirty": None if not git else int(bool(git.get("dirty"))),
+        "git_snapshot": git.get("snapshot"),
+        "git_changes": _changes_digest(run_dir, git),
         "smoke": int(bool(record.get("smoke"))),
         "ablation": int(record.get("ablation_of") is not None),
         "replay_of": record.get("replay_of"),

@@ -49,7 +49,7 @@ def render_family(
     metric: str | None,
 ) -> str:
     """One family as an indented tree (``├─``/``└─``), children under their parent by id."""
-    from reprokit.evidence import by_seed, is_plain_run
+    from reprokit.evidence import by_seed, is_plain_run, metric_value
 
     members = exp_mod.family_members(folder)
     ids = {m.parsed.id for m in members}
@@ -68,6 +68,11 @@ def render_family(
             s = by_seed(recs, metric).summary  # one value per seed, as blame counts them
             if s.mean is not None:
                 text += f"  {metric} {format_mean(s.mean, s.std)}"
+                # The mean may pool runs of different code (a clean commit, a dirty tree, a
+                # later commit): say so, and leave the split to blame (a trial's report).
+                codes = {r.get("code") for r in recs if metric_value(r, metric) is not None}
+                if len(codes) > 1:
+                    text += f"  ({len(codes)} code states: see reprokit blame)"
         return text
 
     lines = [rel_path(folder, settings.root)]
@@ -141,6 +146,8 @@ def lineage_command(family: Path | None, *, settings: Settings, metric: str | No
                 "seed": row.seed,
                 "summary": row.summary,
             }
+            if metric is not None:
+                slim["code"] = row.code  # dirty runs: one read of diff.patch each
             by_exp.setdefault(row.experiment, []).append(slim)
     if metric is not None:
         _check_metric(metric, folders, settings, by_exp)

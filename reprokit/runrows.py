@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,35 @@ from reprokit.errors import ReprokitError
 from reprokit.settings import Settings
 
 STATUSES = ("completed", "failed", "interrupted", "crashed", "running")
+
+
+@dataclass(frozen=True)
+class DirtyRuns:
+    """The runs made from a dirty tree, by id: ``(num, HEAD sha, snapshot, changes)``, where
+    ``changes`` is the sha256 of the run's diff.patch (from the index).
+
+    Each dirty run has its own snapshot commit, while :mod:`reprokit.codestates` (blame)
+    groups dirty runs by the snapshot's tree. Without a git call, the same grouping comes
+    from diff.patch: HEAD to the snapshot, so one HEAD and one patch are one tree. A state
+    is named by the snapshot of its first run.
+    """
+
+    runs: dict[str, tuple[int, str | None, str | None, str | None]]
+
+    @cached_property
+    def snapshots(self) -> dict[str, str]:
+        """For each dirty run's id, the snapshot that names its code state."""
+        first: dict[tuple[str | None, str], tuple[int, str]] = {}
+        keys: dict[str, tuple[str | None, str]] = {}
+        for rid, (num, sha, snapshot, changes) in self.runs.items():
+            if not snapshot:
+                continue
+            # No patch digest: the snapshot alone names a state of its own.
+            key = (sha, "patch:" + changes) if changes else (sha, snapshot)
+            keys[rid] = key
+            if key not in first or num < first[key][0]:
+                first[key] = (num, snapshot)
+        return {rid: first[key][1] for rid, key in keys.items()}
 
 
 @dataclass(frozen=True)
@@ -52,6 +82,21 @@ class RunRow:
     record_json: str
     # The latest replay of this run: (its id, its verify verdict or None when unverified).
     replayed_by: tuple[str, str | None] | None = None
+    dirty_runs: DirtyRuns | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def code(self) -> str | None:
+        """The code state: ``<sha>`` for a clean tree, ``<sha>+<snapshot>`` for a dirty one,
+        where dirty runs with the same HEAD and the same changes share the snapshot of the
+        first of them (blame's grouping, :mod:`reprokit.codestates`)."""
+        if not self.git_dirty:
+            return self.git_sha
+        from reprokit.where import code_of
+
+        snapshot = self.dirty_runs.snapshots.get(self.id) if self.dirty_runs else None
+        if snapshot is None:
+            return code_of(self.record.get("git") or {})
+        return f"{self.git_sha}+{snapshot}" if self.git_sha else snapshot
 
     @cached_property
     def config(self) -> Any:
@@ -66,7 +111,8 @@ class RunRow:
 
     def as_record(self) -> dict[str, Any]:
         """The shape :mod:`reprokit.where` reads: the record plus config, summary, dir, and
-        ``replayed_by`` (``{"id", "verdict"}`` of the latest replay, or None)."""
+            ``replayed_by`` (``{"id", "verdict"}`` of the latest replay, or None) and ``code``
+        (:attr:`code`)."""
         replayed = self.replayed_by
         return {
             **self.record,
@@ -75,6 +121,7 @@ class RunRow:
             "summary": self.summary,
             "dir": str(self.dir),
             "replayed_by": {"id": replayed[0], "verdict": replayed[1]} if replayed else None,
+            "code": self.code,
         }
 
 
@@ -93,6 +140,13 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
     result = []
     all_rows = index.rows(settings.outputs)
     replays = _latest_replays(all_rows)
+    dirty = DirtyRuns(
+        {
+            r["id"]: (r["num"], r["git_sha"], r["git_snapshot"], r["git_changes"])
+            for r in all_rows
+            if r["git_dirty"]
+        }
+    )
     for r in all_rows:
         if not include_all and hidden_kind(r["smoke"], r["ablation"], r["replay_of"]):
             continue
@@ -129,6 +183,7 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
                 config_json=r["config"],
                 record_json=r["record"],
                 replayed_by=replays.get(r["id"]),
+                dirty_runs=dirty,
             )
         )
     result.reverse()
@@ -166,30 +221,54 @@ def light_record(row: RunRow) -> dict[str, Any]:
         # Decoded only for ablation variants (few): run.json copies cost ~40 µs each.
         "ablation_of": (row.record.get("ablation_of") or {}) if row.ablation else None,
         "replay_of": row.replay_of,
+        # A replay's own verdict (few runs: only these decode their run.json copy).
+        "replay": row.record.get("replay") if row.replay_of else None,
+        "replayed_by": {"id": row.replayed_by[0], "verdict": row.replayed_by[1]}
+        if row.replayed_by
+        else None,
         "started_at": row.started_at,
         "duration_s": row.duration_s,
         "note": row.note,
         "git": {"sha": row.git_sha, "dirty": row.git_dirty},
+        "code": row.code,
         "config": row.config,
         "summary": row.summary,
     }
+
+
+def statuses(status: str | Sequence[str] | None) -> list[str] | None:
+    """``--status`` values: one, a comma-separated list, or several (repeated ``--status``),
+    each one of :data:`STATUSES`; None for every status."""
+    if status is None:
+        return None
+    given = [status] if isinstance(status, str) else list(status)
+    names = [s.strip() for text in given for s in text.split(",") if s.strip()]
+    for name in names:
+        if name not in STATUSES:
+            raise ReprokitError(f"--status {name!r}", hint=f"one of {', '.join(STATUSES)}")
+    if not names:
+        raise ReprokitError("--status: no status given", hint=f"one of {', '.join(STATUSES)}")
+    return names
 
 
 def select(
     rows: list[RunRow],
     *,
     exp: str | None = None,
-    status: str | None = None,
+    status: str | Sequence[str] | None = None,
     where: Sequence[str] = (),
     sort: str | None = None,
+    experiments: str = "",
 ) -> list[RunRow]:
-    """Filter by experiment glob, status and ``--where``; sort (default: newest first)."""
-    if status is not None:
-        if status not in STATUSES:
-            raise ReprokitError(f"--status {status!r}", hint=f"one of {', '.join(STATUSES)}")
-        rows = [r for r in rows if r.status == status]
+    """Filter by experiment (:func:`exp_matcher`; ``experiments`` is the experiments folder
+    relative to the root), status (one or several) and ``--where``; sort (default: newest
+    first)."""
+    wanted = statuses(status)
+    if wanted is not None:
+        rows = [r for r in rows if r.status in wanted]
     if exp is not None:
-        rows = [r for r in rows if _matches(r, exp)]
+        matches = exp_matcher(exp, experiments)
+        rows = [r for r in rows if matches(r.experiment, r.name)]
     if where or sort:
         from reprokit import where as where_mod
 
@@ -202,9 +281,37 @@ def select(
     return rows
 
 
-def _matches(row: RunRow, pattern: str) -> bool:
-    candidates = [row.experiment or "", row.name or ""]
-    if row.experiment:
-        candidates.append(row.experiment.removesuffix(".py"))
-        candidates.append(Path(row.experiment).stem)
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+def exp_matcher(pattern: str, experiments: str = "") -> Callable[[str | None, str | None], bool]:
+    """Whether a run's experiment (recorded path, name) matches ``--exp``, written any way
+    the user sees it: the recorded path (``experiments/toy/reg/adam_04_03.py``, with or
+    without ``.py``), the table's short form (``toy/reg/adam_04_03``: relative to the
+    ``experiments`` folder), the file name (``adam_04_03.py``, ``adam_04_03``), the bare
+    name (``adam``), a family folder (``toy/reg``, ``experiments/toy/reg``, ``reg``), or a
+    glob over any of these (``toy/reg/*``, ``experiments/toy/reg/adam*``)."""
+    regex = re.compile(fnmatch.translate(pattern.removeprefix("./").rstrip("/") or pattern))
+    prefix = experiments.strip("/") + "/" if experiments.strip("/.") else ""
+    # Runs share few experiments (50 for 10,000 runs): match each one once.
+    seen: dict[tuple[str | None, str | None], bool] = {}
+
+    def matches(path: str | None, name: str | None) -> bool:
+        key = (path, name)
+        if key not in seen:
+            seen[key] = any(regex.match(c) for c in _spellings(path, name, prefix))
+        return seen[key]
+
+    return matches
+
+
+def _spellings(path: str | None, name: str | None, prefix: str) -> list[str]:
+    out = [name or ""]
+    if not path:
+        return out
+    for full in {path, path.removeprefix(prefix)} if prefix else {path}:
+        stem = full.removesuffix(".py")
+        parts = stem.split("/")
+        out += [full, stem, parts[-1] + ".py", parts[-1]]
+        # Every folder above it (`toy`, `toy/reg`) and the family folder's own name (`reg`).
+        out += ["/".join(parts[:i]) for i in range(1, len(parts))]
+        if len(parts) > 1:
+            out.append(parts[-2])
+    return out

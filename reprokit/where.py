@@ -34,6 +34,18 @@ _EXPR_RE = re.compile(
 )
 # Where a bare field name is looked up, in order.
 _PREFIXES = ("", "config.", "metric.")
+# One vocabulary everywhere: the table's column names (`git`, `started`, `duration`) and
+# the JSON keys (`git_sha`, `git_dirty`) name the same fields as the flat rows do (a
+# trial's `--where duration>2` was refused with "did you mean duration_s?").
+ALIASES = {
+    "git": "git.sha",
+    "git_sha": "git.sha",
+    "git_dirty": "git.dirty",
+    "started": "started_at",
+    "duration": "duration_s",
+}
+# `git.sha==c7d29d16`, the short SHA the table shows, matches by prefix from this length.
+_SHORT_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
 @dataclass(frozen=True)
@@ -47,9 +59,15 @@ class Condition:
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         """Whether ``row`` satisfies the comparison; a type clash is False. A field the run
-        lacks is null (a run that never logged a metric matches ``val_acc==null``)."""
+        lacks is null (a run that never logged a metric matches ``val_acc==null``). A SHA
+        of 7 or more hex digits compared with ``git.sha`` by ``==``/``!=`` is a prefix."""
         key = resolve_key(self.field, row)
-        return compare(None if key is None else row[key], self.op, self.value)
+        actual = None if key is None else row[key]
+        short = isinstance(self.value, str) and _SHORT_SHA.match(self.value)
+        if key == "git.sha" and self.op in ("==", "!=") and isinstance(actual, str) and short:
+            same = actual.startswith(str(self.value).lower())
+            return same if self.op == "==" else not same
+        return compare(actual, self.op, self.value)
 
 
 def parse_value(text: str) -> Any:
@@ -79,7 +97,11 @@ def parse(expr: str) -> Condition:
             f"--where {expr!r}: expected FIELD OP VALUE",
             hint="operators: == != < <= > >=, e.g. --where 'optim.lr>=1e-3' --where 'model.act==relu'",
         )
-    return Condition(m["field"], m["op"], parse_value(m["value"]), expr)
+    value = parse_value(m["value"])
+    if ALIASES.get(m["field"], m["field"]) == "git.sha" and not isinstance(value, str | None):
+        # A short SHA of digits only (`1234567`) is still a SHA, not a number.
+        value = m["value"].strip("'\"")
+    return Condition(m["field"], m["op"], value, expr)
 
 
 def compare(actual: Any, op: str, expected: Any) -> bool:
@@ -108,17 +130,46 @@ def compare(actual: Any, op: str, expected: Any) -> bool:
 
 
 def resolve_key(field: str, row: Mapping[str, Any]) -> str | None:
-    """The row key a (possibly bare) field name refers to, or None when absent."""
+    """The row key a (possibly bare or aliased: :data:`ALIASES`) field name refers to, or
+    None when absent."""
+    if field not in row and field in ALIASES:
+        field = ALIASES[field]
     for prefix in _PREFIXES:
         if prefix + field in row:
             return prefix + field
     return None
 
 
+def replay_text(replay_of: str | None, replayed_by: str | None, verdict: str | None) -> str | None:
+    """``of run_3: match`` on a replay of run_3 (``of run_3`` unverified), ``by run_9: match``
+    on a run whose latest replay is run_9, None otherwise: the table's ``replay`` column."""
+    if replay_of:
+        return f"of {replay_of}" + (f": {verdict}" if verdict else "")
+    if replayed_by:
+        return f"by {replayed_by}" + (f": {verdict}" if verdict else "")
+    return None
+
+
+def code_of(git: Mapping[str, Any]) -> str | None:
+    """A run's code state from its ``git`` record: ``<sha>`` clean, ``<sha>+<snapshot>``
+    dirty (each dirty run has its own snapshot: :attr:`reprokit.runrows.RunRow.code` names
+    one snapshot per set of files, as blame groups them)."""
+    sha, snapshot = git.get("sha"), git.get("snapshot")
+    if git.get("dirty") and snapshot:
+        return f"{sha}+{snapshot}" if sha else str(snapshot)
+    return None if sha is None else str(sha)
+
+
 def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """One run record as a flat row: identity, status, git, ``config.*`` and ``metric.*``."""
+    """One run record as a flat row: identity, status, git, code state, replay,
+    ``config.*`` and ``metric.*``."""
     exp = record.get("experiment") or {}
     git = record.get("git") or {}
+    replayed = record.get("replayed_by") or {}
+    replay = record.get("replay")
+    checked = replay.get("verify") if isinstance(replay, Mapping) else None
+    own = checked.get("verdict") if isinstance(checked, Mapping) else None
+    verdict = own if record.get("replay_of") else replayed.get("verdict")
     row: dict[str, Any] = {
         "id": record.get("id"),
         "experiment": exp.get("path"),
@@ -131,11 +182,17 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "ablation_of.field": (record.get("ablation_of") or {}).get("field"),
         # The original run a replay re-ran (same seed: not a new sample for statistics).
         "replay_of": record.get("replay_of"),
+        # The latest replay of this run, and the verdict of the replay (this run's own
+        # when it is one): the exact parts of `replay` (`by run_9: match`).
+        "replayed_by": replayed.get("id"),
+        "replay_verdict": verdict,
+        "replay": replay_text(record.get("replay_of"), replayed.get("id"), verdict),
         "started_at": record.get("started_at"),
         "duration_s": record.get("duration_s"),
         "note": record.get("note"),
         "git.sha": git.get("sha"),
         "git.dirty": git.get("dirty"),
+        "code": record["code"] if "code" in record else code_of(git),
     }
     from reprokit.configio import flatten
 
@@ -153,7 +210,7 @@ def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> No
     for row in rows:
         known.update(row)
     for field in fields:
-        if any(prefix + field in known for prefix in _PREFIXES):
+        if any(prefix + ALIASES.get(field, field) in known for prefix in _PREFIXES):
             continue
         if field.startswith(("config.", "metric.")):
             candidates = sorted(known)
@@ -161,9 +218,16 @@ def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> No
             # Suggest names the way the user wrote them: `optim.lr`, not `config.optim.lr`.
             candidates = sorted(
                 {k.split(".", 1)[1] if k.startswith(("config.", "metric.")) else k for k in known}
+                | {alias for alias, name in ALIASES.items() if name in known}
             )
-        hint = did_you_mean(field, candidates, "`reprokit runs --json` shows every field")
+        hint = did_you_mean(field, candidates, JSON_HINT)
         raise ReprokitError(f"unknown field {field!r}: no run has it", hint=hint)
+
+
+JSON_HINT = (
+    "`reprokit runs --json` shows every field (config values as `config.<path>`, "
+    "summary values as `metric.<name>`)"
+)
 
 
 def _kind(value: Any) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _helpers import launch_seeds, write_run
 
-from conftest import git, run_cli, write
+from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
 from reprokit import blame as blame_mod, stats
 from reprokit.cli import main
 from reprokit.settings import load_settings
@@ -710,3 +710,72 @@ def test_the_everyday_workflow_has_no_same_code_line(repo: Path) -> None:
     steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
     assert steps[1].same_code is None
     assert "same code" not in blame_mod.render("score", "x", steps, "higher")
+
+
+def test_a_headline_over_mixed_code_says_so(repo: Path) -> None:
+    # Trial: "+0.0001614 (+0.0σ) ▲ within noise" above "at the same code as its parent
+    # (...): +0.1149 (+3.0σ) ▲ worse": the headline verdict must not be read alone.
+    outputs = repo / "outputs"
+    runs = [
+        ("base_01_01", "a", 1, 1.0), ("base_01_01", "a", 2, 1.1),
+        ("both_02_01", "a", 1, 1.05), ("both_02_01", "a", 2, 1.15),
+        ("both_02_01", "b", 3, 3.0), ("both_02_01", "b", 4, 3.1),
+    ]  # fmt: skip
+    for n, (stem, sha, seed, score) in enumerate(runs, 1):
+        write_run(
+            outputs, n, f"{FAMILY}/{stem}.py", seed=seed, sha=sha * 40, summary={"score": score}
+        )
+    _toy_files(repo)
+    steps = blame_mod.blame("score", repo / FAMILY / "both_02_01.py", settings=load_settings(repo))
+    lines = blame_mod.render("score", "x", steps, "higher").splitlines()
+    assert lines[3:6] == [
+        "01 base     2  1.05 ± 0.071",
+        "02 both     4  2.075 ± 1.1   +1.025 (+1.0σ) ▲ within noise, mixed code",
+        "    at the same code as its parent (aaaaaaa, 2 vs 2 runs): +0.05 (+0.7σ) ▲ within noise",
+    ]
+    assert [s.to_json()["mixed_code"] for s in steps] == [False, True]
+
+
+def test_an_experiment_whose_runs_all_failed_is_not_never_run(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(toy / FAMILY / "late_04_03.py", MINIMAL_EXPERIMENT)
+    write(toy / FAMILY / "next_05_04.py", MINIMAL_EXPERIMENT)
+    write_run(toy / "outputs", 30, f"{FAMILY}/late_04_03.py", status="failed")
+    write_run(toy / "outputs", 31, f"{FAMILY}/late_04_03.py", status="failed")
+    steps = blame_mod.blame("score", toy / FAMILY / "next_05_04.py", settings=load_settings(toy))
+    text = blame_mod.render("score", "x", steps, "higher")
+    late, after_late = text.split("\n04 late ")[1].split("\n05 next ")
+    assert "    (no completed run: 2 failed; config read from today's file)" in late
+    assert "    (never run: config read from today's file)" in after_late
+
+
+def test_a_folder_above_the_families_suggests_them(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(toy / "experiments/toy/reg/base_01_01.py", "config = None\n")
+    write(toy / "experiments/other/base_01_01.py", "config = None\n")
+    assert main(["blame", "score", "experiments"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: experiments: no experiment files in this folder\n"
+        "  hint: did you mean experiments/other, experiments/toy, experiments/toy/reg?\n"
+    )
+    (toy / "notes").mkdir()  # far from any family name: the generic hint
+    assert main(["blame", "score", "notes"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: notes: no experiment files in this folder\n"
+        "  hint: pass an experiment file, run_N, or a family folder\n"
+    )
+
+
+def test_json_names_the_runs_counted(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_run(toy / "outputs", 10, f"{FAMILY}/base_01_01.py", seed=5, summary={"score": 1.0})
+    write_run(toy / "outputs", 11, f"{FAMILY}/base_01_01.py", summary={"score": float("nan")})
+    assert main(["blame", "score", FAMILY, "--json"]) == 0
+    (section,) = json.loads(capsys.readouterr().out)
+    # Counted: finite values of completed plain runs, by run number (run_10 after run_3).
+    assert [s["run_ids"] for s in section["steps"]] == [
+        ["run_1", "run_2", "run_3", "run_10"],
+        ["run_4", "run_5", "run_6"],
+        ["run_7", "run_8", "run_9"],
+    ]

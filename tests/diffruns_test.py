@@ -87,3 +87,102 @@ def test_diff_unknown_run(
     monkeypatch.chdir(repo)
     assert main(["diff", "run_1", "run_9"]) == 1
     assert "no run 'run_1'" in capsys.readouterr().err
+
+
+def test_runs_outside_the_outputs_folder_are_labelled_by_folder(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trial: `diff sweep/run_1 run_16` printed "diff run_1 → run_16", which reads as
+    # outputs/run_1.
+    write(repo / EXP, "config = None\n")
+    write_run(repo / "sweep", 1, EXP, summary={"loss": 1.0})
+    write_run(repo / "outputs", 16, EXP, summary={"loss": 0.5})
+    monkeypatch.chdir(repo)
+    assert main(["diff", "sweep/run_1", "run_16"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "diff sweep/run_1 → run_16"
+    assert "  metric  sweep/run_1  run_16  Δ" in out
+    assert main(["diff", "sweep/run_1", "run_16", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["runs"], data["labels"]) == (["run_1", "run_16"], ["sweep/run_1", "run_16"])
+
+
+def _snapshot(repo: Path, n: int, text: str) -> str:
+    """A snapshot commit of the tree with ``_helper.py`` set to ``text``, under its ref,
+    made as launch makes it (a commit off HEAD that no branch points at)."""
+    write(repo / "experiments/toy/_helper.py", text)
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    snap = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", f"run_{n}").strip()
+    git(repo, "update-ref", f"refs/reprokit/runs/run_{n}", snap)
+    return snap
+
+
+def _clone_with_runs(tmp_path: Path, repo: Path, *, push_snapshots: bool) -> Path:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", "--template=", str(bare))
+    write(repo / EXP, "config = None\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy")
+    snaps = [_snapshot(repo, n, f"SCALE = {n}\n") for n in (1, 2)]
+    git(repo, "push", "-q", str(bare), "main")
+    if push_snapshots:
+        git(repo, "push", "-q", str(bare), "refs/reprokit/*:refs/reprokit/*")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-local", str(bare), str(clone))
+    for n, snap in enumerate(snaps, 1):
+        run = write_run(clone / "outputs", n, EXP, dirty=True, snapshot=snap)
+        record = json.loads((run / "run.json").read_text())
+        record["git"].update(
+            sha=git(repo, "rev-parse", "HEAD").strip(),
+            snapshot_ref=f"refs/reprokit/runs/run_{n}",
+            remotes={"origin": str(bare)},
+        )
+        (run / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    return clone
+
+
+def test_diff_code_fetches_missing_snapshots_like_replay(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trial: in a fresh clone `diff --code` failed with "snapshot commit ... is not in this
+    # repository" where replay would have fetched it.
+    clone = _clone_with_runs(tmp_path, repo, push_snapshots=True)
+    assert git(clone, "for-each-ref", "refs/reprokit") == ""
+    monkeypatch.chdir(clone)
+    assert main(["diff", "run_1", "run_2", "--code", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "-SCALE = 1\n+SCALE = 2" in data["code"]["patch"]
+    assert git(clone, "for-each-ref", "--format=%(refname)", "refs/reprokit") == (
+        "refs/reprokit/runs/run_1\nrefs/reprokit/runs/run_2\n"
+    )
+
+
+def test_diff_code_says_what_is_missing_when_the_fetch_fails(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clone = _clone_with_runs(tmp_path, repo, push_snapshots=False)
+    snap = json.loads((clone / "outputs/run_1/run.json").read_text())["git"]["snapshot"]
+    monkeypatch.chdir(clone)
+    assert main(["diff", "run_1", "run_2", "--code"]) == 1
+    assert capsys.readouterr().err == (
+        f"reprokit: error: snapshot commit {snap[:12]} of run_1 is not in this repository "
+        "and could not be fetched from origin\n"
+        "  hint: push the snapshots from the machine that ran it "
+        "(`git push origin 'refs/reprokit/*:refs/reprokit/*'`), then try again\n"
+    )
+
+
+def test_diff_code_refuses_a_malformed_record_before_git_sees_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_runs(repo)
+    run = repo / "outputs/run_1/run.json"
+    record = json.loads(run.read_text())
+    record["git"]["snapshot"] = "--upload-pack=touch pwned"
+    run.write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["diff", "run_1", "run_2", "--code"]) == 1
+    err = capsys.readouterr().err
+    assert "git.snapshot is not a commit id: '--upload-pack=touch pwned'" in err
+    assert not (repo / "pwned").exists()

@@ -154,3 +154,32 @@ def test_lineage_metric_counts_each_seed_once_and_skips_diverged(
     assert (
         capsys.readouterr().out == "experiments/toy\n└─ base_01_01.py  4 runs  val_acc 0.6 ± 0.14\n"
     )
+
+
+def test_lineage_metric_says_when_runs_span_code_states(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo / FAMILY / "__init__.py", "")
+    write(repo / FAMILY / "base_01_01.py", "config = None\n")
+    write(repo / FAMILY / "wide_02_01.py", "config = None\n")
+    outputs, base, wide = repo / "outputs", f"{FAMILY}/base_01_01.py", f"{FAMILY}/wide_02_01.py"
+    write_run(outputs, 1, base, seed=0, summary={"val_acc": 0.5})
+    write_run(outputs, 2, base, seed=1, summary={"val_acc": 0.7})
+    # wide: a clean commit, the same dirty changes twice (two snapshots, one code state,
+    # as blame groups them), then a later commit: 3 code states.
+    write_run(outputs, 3, wide, seed=0, summary={"val_acc": 0.8})
+    for n, snapshot in ((4, "c" * 40), (5, "d" * 40)):
+        run_dir = write_run(outputs, n, wide, seed=n, dirty=True, snapshot=snapshot,
+                            summary={"val_acc": 0.9})  # fmt: skip
+        (run_dir / "diff.patch").write_bytes(b"the same change\n")
+    write_run(outputs, 6, wide, seed=6, sha="b" * 40, summary={"val_acc": 0.6})
+    monkeypatch.chdir(repo)
+    assert main(["lineage", FAMILY, "--metric", "val_acc"]) == 0
+    assert capsys.readouterr().out == (
+        "experiments/toy\n"
+        "└─ base_01_01.py  2 runs  val_acc 0.6 ± 0.14\n"
+        "   └─ wide_02_01.py  4 runs  val_acc 0.8 ± 0.14  (3 code states: see reprokit blame)\n"
+    )
+    # Without --metric the tree stays as it was.
+    assert main(["lineage", FAMILY]) == 0
+    assert "code states" not in capsys.readouterr().out

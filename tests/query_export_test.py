@@ -138,9 +138,19 @@ def test_no_match_names_the_filters_and_what_there_is(
     assert main(["runs", "--where", "loss>100"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (
-        f"no run matches --where 'loss>100' (3 runs in {outputs}; "
-        "1 ablation, 1 replay, 1 smoke runs hidden: --all lists them)\n"
+    # No hidden run has loss>100 either: naming them would read as if they were the cause.
+    assert captured.err == f"no run matches --where 'loss>100' (3 runs in {outputs})\n"
+    # Hidden runs that would match are named: --all is then the real hint.
+    assert main(["runs", "--where", "val_acc>=0.4", "--where", "val_acc<=0.5"]) == 0
+    assert capsys.readouterr().err == (
+        f"no run matches --where 'val_acc>=0.4' --where 'val_acc<=0.5' (3 runs in {outputs}; "
+        "1 ablation, 1 smoke runs hidden: --all lists them)\n"
+    )
+    assert main(["runs", "--exp", "base_01_01", "--status", "completed,running",
+                 "--where", "seed==0", "--where", "val_acc<0.3"]) == 0  # fmt: skip
+    assert capsys.readouterr().err == (
+        "no run matches --exp 'base_01_01' --status completed,running --where 'seed==0' "
+        f"--where 'val_acc<0.3' (3 runs in {outputs})\n"
     )
     assert main(["runs", "--all", "--status", "running", "--exp", "*base*", "--format", "csv"]) == 0
     captured = capsys.readouterr()
