@@ -21,7 +21,7 @@ from typing import Any
 from reprokit import experiment as exp_mod, stats
 from reprokit.blame_render import render, step_json
 from reprokit.blame_targets import family_chains, load_chain_records, resolve_targets
-from reprokit.codestates import CodeState, code_states, snapshot_trees, state_key
+from reprokit.codestates import CodeState, code_states, known_trees, state_key
 from reprokit.errors import ReprokitError
 from reprokit.evidence import by_seed, diverged_value, is_plain_run, metric_value
 from reprokit.lineage import unfinished
@@ -216,7 +216,7 @@ def blame(
                 diverged=evidence.diverged,
                 diverged_kinds=evidence.diverged_kinds,
                 run_ids=_run_ids(measured, metric),
-                unfinished=unfinished(recs).strip(" ()"),
+                unfinished=unfinished(recs),
                 config=config,
                 seeds=tuple(sorted(evidence.seed_values)),
                 std_parts=summary,
@@ -239,19 +239,8 @@ def _run_ids(runs: Sequence[Mapping[str, Any]], metric: str) -> tuple[str, ...]:
 
 def _chain_trees(runs_by_exp: Iterable[Sequence[Mapping[str, Any]]], cwd: Path) -> dict[str, str]:
     """The tree of every dirty snapshot along the chain, so code states can be matched
-    across experiments (one git call, and only when there is more than one state)."""
-    keys = {(r.get("git") or {}).get("sha") for runs in runs_by_exp for r in runs}
-    snapshots = sorted(
-        {
-            str(git["snapshot"])
-            for runs in runs_by_exp
-            for r in runs
-            if (git := r.get("git") or {}).get("dirty") and git.get("snapshot")
-        }
-    )
-    if len(keys) <= 1 and len(snapshots) <= 1:
-        return {}
-    return snapshot_trees(snapshots, cwd)
+    across experiments (recorded at launch; older records ask git once)."""
+    return known_trees([r for runs in runs_by_exp for r in runs], cwd)
 
 
 def _same_code(

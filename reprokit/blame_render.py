@@ -42,9 +42,11 @@ def step_json(step: Step) -> dict[str, Any]:
     (the n of ``mean``/``std``: one value per seed); ``diverged`` counts the runs whose value
     was NaN or ±inf, left out (``diverged_values``: which of "nan", "inf", "-inf").
     ``sigma`` is the pooled seed std; numbers are finite or null, never NaN/Infinity.
-    ``run_ids`` are the runs ``runs`` counts, by run number; ``mixed_code`` is true when
-    the step or its parent ran at several code states, so ``delta`` mixes a code change
-    into the config change (``same_code`` then compares like with like)."""
+    ``run_ids`` are the ids of the runs ``runs`` counts, by run number; ``mixed_code`` is
+    true when the step or its parent ran at several code states, so ``delta`` mixes a code
+    change into the config change (``same_code`` then compares like with like). The base
+    has no parent and no ``delta``: its ``mixed_code`` is false, its code states are in
+    ``code_states``."""
     out: dict[str, Any] = {
         "experiment": {"id": step.id, "name": step.name, "path": step.path},
         "runs": step.runs,

@@ -125,7 +125,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     b.add_argument("target", help="experiment file, run, or family folder")
     b.add_argument("--json", action="store_true")
     b.add_argument("--ablate", action="store_true", help="launch single-field variants")
-    b.add_argument("--seeds", type=int, default=2, help="seeds per ablation variant")
+    b.add_argument("--seeds", type=int, help="seeds per ablation variant (default 2)")
     b.add_argument("--smoke", action="store_true", help="ablate with smoke configs")
     d = b.add_mutually_exclusive_group()
     d.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher")
@@ -244,7 +244,7 @@ def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
             settings=settings,
             as_json=args.json,
             ablate=args.ablate,
-            seeds=args.seeds,
+            seeds=_ablation_option(args),
             smoke=args.smoke,
             direction=args.direction,
         )
@@ -282,6 +282,18 @@ def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
 
         return install_hooks(settings=settings, force=args.force)
     raise AssertionError(f"unhandled command {cmd}")
+
+
+def _ablation_option(args: argparse.Namespace) -> int:
+    """``--seeds`` (default 2); it and ``--smoke`` only mean something with ``--ablate``."""
+    from reprokit.errors import ReprokitError
+
+    if not args.ablate and (args.seeds is not None or args.smoke):
+        given = "--seeds" if args.seeds is not None else "--smoke"
+        raise ReprokitError(
+            f"{given} only applies with --ablate", hint=f"add --ablate, or drop {given}"
+        )
+    return 2 if args.seeds is None else int(args.seeds)
 
 
 def _attach_dash_values(argv: Sequence[str]) -> list[str]:

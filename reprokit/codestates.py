@@ -59,13 +59,7 @@ def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> li
     (same files, same state) rather than by the commit itself.
     """
     ordered = sorted(runs, key=lambda r: str(r.get("started_at") or ""))
-    keys = [_run_key(r) for r in ordered]
-    snapshots = sorted({snap for _, snap in keys if snap})
-    trees = (
-        snapshot_trees(snapshots, cwd)
-        if len({k[0] for k in keys}) > 1 or len(snapshots) > 1
-        else {}
-    )
+    trees = known_trees(ordered, cwd)
     groups: dict[tuple[str | None, str | None], list[Mapping[str, Any]]] = {}
     for record in ordered:
         groups.setdefault(state_key(record, trees), []).append(record)
@@ -97,6 +91,19 @@ def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> li
         )
         previous_sha = sha
     return states
+
+
+def known_trees(runs: Sequence[Mapping[str, Any]], cwd: Path) -> dict[str, str]:
+    """The tree of each dirty run's snapshot, for :func:`state_key`: as recorded at launch
+    (``git.tree``), else asked of git in one call, and only when the runs span more than
+    one HEAD or snapshot (else there is nothing to tell apart)."""
+    gits = [r.get("git") or {} for r in runs]
+    dirty = [g for g in gits if g.get("dirty") and g.get("snapshot")]
+    trees = {str(g["snapshot"]): str(g["tree"]) for g in dirty if g.get("tree")}
+    missing = sorted({str(g["snapshot"]) for g in dirty} - trees.keys())
+    if missing and (len({g.get("sha") for g in gits}) > 1 or len(dirty) > 1):
+        trees.update(snapshot_trees(missing, cwd))
+    return trees
 
 
 def snapshot_trees(snapshots: Sequence[str], cwd: Path) -> dict[str, str]:

@@ -52,7 +52,9 @@ ENV_ALLOW = (
     "GROUP_RANK",
     "MASTER_ADDR",
     "MASTER_PORT",
-    "REPROKIT_*",
+    # Where runs go; reprokit's other variables are its own plumbing (the replay's torch
+    # settings, the demo's install switch) and would only clutter the record.
+    "REPROKIT_OUTPUTS",
 )
 # Never recorded, even when allow-listed (e.g. TORCH_HUB_TOKEN).
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASS", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE")

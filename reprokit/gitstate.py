@@ -319,6 +319,9 @@ class PendingCapture:
             "renamed": status.renamed,
             "pushed": pushed if remotes and status.sha else None,
             "snapshot": commit,
+            # The snapshot's tree: runs from the same files share it though each has its
+            # own commit, so readers group code states without asking git.
+            "tree": built.tree,
             "snapshot_ref": ref,
             "patch_file": patch_path.name,
             "skipped_untracked": built.skipped,

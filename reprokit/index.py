@@ -23,7 +23,7 @@ from reprokit import store
 from reprokit.errors import ReprokitError
 
 INDEX_FILE = ".index.sqlite"
-SCHEMA_VERSION = 2  # 2: git_snapshot, git_changes
+SCHEMA_VERSION = 3  # 2: git_snapshot, git_changes; 3: git_tree
 # Columns copied out of run.json (and summary.json / config.yaml) for listing and filtering.
 COLUMNS = (
     "id",
@@ -42,6 +42,7 @@ COLUMNS = (
     "git_sha",
     "git_dirty",
     "git_snapshot",
+    "git_tree",
     "git_changes",
     "smoke",
     "ablation",
@@ -141,7 +142,9 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "git_sha": git.get("sha"),
         "git_dirty": None if not git else int(bool(git.get("dirty"))),
         "git_snapshot": git.get("snapshot"),
-        "git_changes": _changes_digest(run_dir, git),
+        "git_tree": git.get("tree"),
+        # Records from before git.tree: the patch digest stands in for the tree.
+        "git_changes": None if git.get("tree") else _changes_digest(run_dir, git),
         "smoke": int(bool(record.get("smoke"))),
         "ablation": int(record.get("ablation_of") is not None),
         "replay_of": record.get("replay_of"),

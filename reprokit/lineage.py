@@ -61,7 +61,10 @@ def render_family(
     def label(m: exp_mod.ExperimentFile) -> str:
         tried = runs.get(rel_path(m.path, settings.root), [])
         recs = [r for r in tried if is_plain_run(r)]
-        text = f"{m.path.name}  {plural(len(recs), 'run')}{unfinished(tried)}"
+        text = f"{m.path.name}  {plural(len(recs), 'run')}"
+        # An experiment that was tried shows it was, though it has `0 runs`.
+        if counts := unfinished(tried):
+            text += f" ({counts})"
         if not m.parsed.is_base and m.parsed.parent not in ids:
             text += f"  (parent {m.parsed.parent_str} missing)"
         if metric is not None:
@@ -89,8 +92,8 @@ def render_family(
 
 
 def unfinished(runs: Sequence[Mapping[str, Any]]) -> str:
-    """`` (1 failed, 1 crashed)`` for the runs that did not complete (not smoke, ablation or
-    replay runs), so an experiment that was tried shows it was, though it has ``0 runs``."""
+    """``1 failed, 1 crashed``: the runs that did not complete (not smoke, ablation or replay
+    runs), by status; "" when every run completed."""
     counts = Counter(
         r.get("status")
         for r in runs
@@ -100,7 +103,7 @@ def unfinished(runs: Sequence[Mapping[str, Any]]) -> str:
         and r.get("replay_of") is None
     )
     parts = [f"{counts[s]} {s}" for s in _UNFINISHED if counts[s]]
-    return f" ({', '.join(parts)})" if parts else ""
+    return ", ".join(parts)
 
 
 def _check_metric(
@@ -147,7 +150,7 @@ def lineage_command(family: Path | None, *, settings: Settings, metric: str | No
                 "summary": row.summary,
             }
             if metric is not None:
-                slim["code"] = row.code  # dirty runs: one read of diff.patch each
+                slim["code"] = row.code  # from the index: no file read
             by_exp.setdefault(row.experiment, []).append(slim)
     if metric is not None:
         _check_metric(metric, folders, settings, by_exp)

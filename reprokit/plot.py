@@ -105,7 +105,12 @@ def collect(targets: Sequence[str], settings: Settings) -> list[Group]:
                 record = read_record(run_dir)
                 path = str((record.get("experiment") or {}).get("path") or "")
                 groups.append(Group(name, [run_dir], "run", path, (record,)))
-    wanted = {what: kind for kind, what in expanded if kind != "run"}
+    # An experiment named itself keeps its "no completed runs" error even when a family
+    # folder given too holds it (there, experiments without runs are skipped).
+    wanted: dict[str, str] = {}
+    for kind, what in expanded:
+        if kind == "experiment" or (kind == "family" and what not in wanted):
+            wanted[what] = kind
     found: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     if wanted:
         for row in reversed(load_runs(settings, include_all=False)):
@@ -145,12 +150,9 @@ def collect(targets: Sequence[str], settings: Settings) -> list[Group]:
 def code_state_count(records: Sequence[Mapping[str, Any]], root: Path) -> int:
     """How many code states ``records`` span, identified as :mod:`reprokit.codestates`
     does: HEAD sha, plus the snapshot's tree when the tree was dirty."""
-    from reprokit.codestates import snapshot_trees, state_key
+    from reprokit.codestates import known_trees, state_key
 
-    git = [r.get("git") or {} for r in records]
-    snapshots = sorted({str(g["snapshot"]) for g in git if g.get("dirty") and g.get("snapshot")})
-    several = len({g.get("sha") for g in git}) > 1 or len(snapshots) > 1
-    trees = snapshot_trees(snapshots, root) if several else {}
+    trees = known_trees(records, root)
     return len({state_key(r, trees) for r in records})
 
 

@@ -24,6 +24,7 @@ from reprokit.runcells import (
     BASE_COLUMNS,
     CELL_NAMES,
     CSV_COLUMNS,
+    bare_keys,
     cells,
     data_cells,
     data_values,
@@ -78,8 +79,11 @@ def runs_command(
     flats: list[dict[str, Any] | None] = [None] * len(rows)
     if columns:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
-        from reprokit.where import check_fields, flat_row
+        from reprokit.where import SHADOWING, check_ambiguous, check_fields, flat_row
 
+        # `--columns code` with a metric `code` is as ambiguous as `--where code>0.5`.
+        shadowing = [c for c in chosen if c in SHADOWING]
+        check_ambiguous(shadowing, bare_keys(rows, shadowing))
         known = CELL_NAMES if fmt == "table" else (*CELL_NAMES, *CSV_COLUMNS)
         asked = [c for c in chosen if c not in known]
         if asked:
@@ -88,7 +92,7 @@ def runs_command(
                 check_fields(asked, [f for f in flats if f is not None])
         keys = chosen
     elif fmt == "csv":
-        chosen = [*CSV_COLUMNS, *metric_headers(rows, CSV_COLUMNS)]
+        chosen = [*CSV_COLUMNS, *metric_headers(rows)]
         # By construction these are metrics: the `metric.` key skips the config lookup.
         keys = [*CSV_COLUMNS, *(f"metric.{m}" for m in metric_names(rows))]
     else:
@@ -96,7 +100,7 @@ def runs_command(
         # or was replayed.
         replayed = any(r.replay_of or r.replayed_by for r in rows)
         base = [*BASE_COLUMNS, "replay"] if replayed else list(BASE_COLUMNS)
-        chosen = [*base, *metric_headers(rows, base)]
+        chosen = [*base, *metric_headers(rows)]
         keys = [*base, *(f"metric.{m}" for m in metric_names(rows))]
     if fmt == "json":
         # Exactly the columns asked for, with exact values (as CSV has them).
@@ -107,7 +111,7 @@ def runs_command(
         print(json.dumps(objects, indent=1, allow_nan=False))
         return EXIT_OK
     if fmt == "csv":
-        body = [data_cells(r, keys, settings, f) for r, f in zip(rows, flats, strict=True)]
+        body = [data_cells(r, keys, f) for r, f in zip(rows, flats, strict=True)]
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows([chosen, *body])
         sys.stdout.write(out.getvalue())
@@ -148,9 +152,12 @@ def _nothing_listed(
     """``no run matches --where 'loss>100' (25 runs in outputs; 2 replay runs hidden:
     --all lists them)``; hidden runs are named only when some of them match the filters
     (else they are not why nothing is listed)."""
+    from reprokit.paths import shown as shown_path
+
+    folder_text = shown_path(settings.outputs)
     if not everything:
-        return f"no runs in {settings.outputs}"
-    shown = f"{plural(len(listed), 'run')} in {settings.outputs}"
+        return f"no runs in {folder_text}"
+    shown = f"{plural(len(listed), 'run')} in {folder_text}"
     hidden_rows = [row for row in everything if _hidden(row)]
     try:
         matching = select(hidden_rows, exp=exp, status=status, where=where, experiments=folder)

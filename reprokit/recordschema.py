@@ -67,6 +67,7 @@ _SCHEMA: dict[str, _Spec] = {
         "untracked": list,
         "renamed": [dict],
         "snapshot": str,
+        "tree": str,
         "snapshot_ref": str,
         "patch_file": str,
         "skipped_untracked": [dict],

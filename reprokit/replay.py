@@ -332,7 +332,7 @@ def _run(
     if ended:
         say(f"note: {original.id} was {ended}: compared only the steps it logged")
     say(verification.summary_line(result))
-    if not result.ok:
+    if result.verdict == "mismatch":
         causes = replaynotes.likely_causes(record, env_differences, len(input_changes))
         say("  likely causes, most likely first:\n    - " + "\n    - ".join(causes))
     return EXIT_OK if result.ok else EXIT_MISMATCH

@@ -30,13 +30,13 @@ STATUSES = ("completed", "failed", "interrupted", "crashed", "running")
 
 @dataclass(frozen=True)
 class DirtyRuns:
-    """The runs made from a dirty tree, by id: ``(num, HEAD sha, snapshot, changes)``, where
-    ``changes`` is the sha256 of the run's diff.patch (from the index).
+    """The runs made from a dirty tree, by id: ``(num, HEAD sha, snapshot, state)``, where
+    ``state`` is the snapshot's tree recorded at launch (``tree:<sha>``) or, for older
+    records, the sha256 of the run's diff.patch (``patch:<sha256>``), both from the index.
 
     Each dirty run has its own snapshot commit, while :mod:`reprokit.codestates` (blame)
-    groups dirty runs by the snapshot's tree. Without a git call, the same grouping comes
-    from diff.patch: HEAD to the snapshot, so one HEAD and one patch are one tree. A state
-    is named by the snapshot of its first run.
+    groups dirty runs by the snapshot's tree: the same grouping, without a git call. A
+    state is named by the snapshot of its first run.
     """
 
     runs: dict[str, tuple[int, str | None, str | None, str | None]]
@@ -46,11 +46,11 @@ class DirtyRuns:
         """For each dirty run's id, the snapshot that names its code state."""
         first: dict[tuple[str | None, str], tuple[int, str]] = {}
         keys: dict[str, tuple[str | None, str]] = {}
-        for rid, (num, sha, snapshot, changes) in self.runs.items():
+        for rid, (num, sha, snapshot, state) in self.runs.items():
             if not snapshot:
                 continue
-            # No patch digest: the snapshot alone names a state of its own.
-            key = (sha, "patch:" + changes) if changes else (sha, snapshot)
+            # Neither tree nor patch: the snapshot alone names a state of its own.
+            key = (sha, state or snapshot)
             keys[rid] = key
             if key not in first or num < first[key][0]:
                 first[key] = (num, snapshot)
@@ -134,6 +134,13 @@ def hidden_kind(smoke: Any, ablation: Any, replay_of: Any) -> str | None:
     return "replay" if replay_of else None
 
 
+def _state_of(row: Any) -> str | None:
+    """A dirty run's code state from its index row: its tree, else its patch digest."""
+    if row["git_tree"]:
+        return f"tree:{row['git_tree']}"
+    return f"patch:{row['git_changes']}" if row["git_changes"] else None
+
+
 def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
     """Every run under ``settings.outputs``, newest first. Smoke runs, ablation variants
     and replays are left out unless ``include_all``."""
@@ -142,7 +149,7 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
     replays = _latest_replays(all_rows)
     dirty = DirtyRuns(
         {
-            r["id"]: (r["num"], r["git_sha"], r["git_snapshot"], r["git_changes"])
+            r["id"]: (r["num"], r["git_sha"], r["git_snapshot"], _state_of(r))
             for r in all_rows
             if r["git_dirty"]
         }

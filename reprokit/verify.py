@@ -1,7 +1,8 @@
 """Compare a replay with its original: summary values, per-step series, how each ended.
 
 The verdict is stored as ``replay.verify`` in the replay's run.json (:func:`store_verdict`)
-and shown by ``reprokit show`` (:func:`replay_line`) and ``runs`` (:func:`verdict_cell`).
+and shown by ``reprokit show`` (:func:`replay_line`) and ``runs``
+(:func:`reprokit.where.shown_verdict`).
 
 Exact equality by default; ``rtol``/``atol`` loosen it to ``|a - b| <= atol + rtol * |b|``
 (``b`` the original), the rule of ``math.isclose`` without its symmetric max. Two NaNs
@@ -70,12 +71,20 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return all(r.verdict == "match" for r in self.rows)
+        # Nothing compared proves nothing (an original killed before it logged a value).
+        return bool(self.rows) and all(r.verdict == "match" for r in self.rows)
+
+    @property
+    def verdict(self) -> str:
+        """``match``, ``mismatch``, or ``inconclusive`` when there was nothing to compare."""
+        if not self.rows:
+            return "inconclusive"
+        return "match" if self.ok else "mismatch"
 
     def to_data(self) -> dict[str, Any]:
         """The ``replay.verify`` object of the replay's run.json."""
         return {
-            "verdict": "match" if self.ok else "mismatch",
+            "verdict": self.verdict,
             "rtol": self.rtol,
             "atol": self.atol,
             "compared": len(self.rows),
@@ -219,16 +228,13 @@ def summary_line(result: Verification) -> str:
         if result.rtol == 0 and result.atol == 0
         else f"rtol={result.rtol:g} atol={result.atol:g}"
     )
+    if n == 0:
+        return (
+            "verify: INCONCLUSIVE (nothing to compare: no summary metric or logged step in common)"
+        )
     if bad == 0:
         return f"verify: match ({n} compared, {tol})"
     return f"verify: MISMATCH ({bad} of {n} differ, {tol})"
-
-
-def verdict_cell(record: dict[str, Any]) -> str:
-    """``match``/``mismatch`` for a verified replay, ``-`` otherwise (a ``runs`` column)."""
-    replay = record.get("replay")
-    checked = replay.get("verify") if isinstance(replay, dict) else None
-    return str(checked.get("verdict")) if isinstance(checked, dict) else "-"
 
 
 def replay_line(record: dict[str, Any]) -> str | None:
@@ -255,6 +261,8 @@ def replay_line(record: dict[str, Any]) -> str | None:
         tol = f"rtol={_g(checked.get('rtol'))} atol={_g(checked.get('atol'))}"
         if checked.get("verdict") == "match":
             text += f"; verify: match ({n} compared, {tol})"
+        elif checked.get("verdict") == "inconclusive":
+            text += "; verify: inconclusive (nothing to compare)"
         else:
             text += f"; verify: MISMATCH ({bad} of {n} differ, {tol})"
     return text
@@ -307,7 +315,9 @@ def verify_replay(
         original_dir, replay_dir, rtol=rtol, atol=atol, original_finished=finished
     )
     a_err, b_err = _error_type(original), _error_type(replayed)
-    if finished and (a_err or b_err):
+    # An unfinished original's own ending (Ctrl-C, SIGKILL) says nothing about the code, but
+    # a replay that raised does.
+    if (a_err or b_err) and (finished or b_err):
         row = Row("exception", a_err, b_err, "match" if a_err == b_err else "mismatch")
         result = Verification([*result.rows, row], rtol, atol)
     return result

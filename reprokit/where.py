@@ -44,8 +44,37 @@ ALIASES = {
     "started": "started_at",
     "duration": "duration_s",
 }
-# `git.sha==c7d29d16`, the short SHA the table shows, matches by prefix from this length.
+# Every run field a flat row has (besides `config.*` and `metric.*`): what a bare name
+# means first. tests/where_test.py checks it against flat_row.
+RUN_FIELDS = (
+    "id",
+    "experiment",
+    "name",
+    "status",
+    "seed",
+    "smoke",
+    "ablation",
+    "ablation_of.field",
+    "replay_of",
+    "replayed_by",
+    "replay_verdict",
+    "replay",
+    "started_at",
+    "duration_s",
+    "note",
+    "git.sha",
+    "git.dirty",
+    "code",
+)
+# Bare names that meant a config field or metric (`duration` as `config.duration`) until
+# the aliases and the replay and code-state fields came: where a run also has such a config
+# field or metric, the name is refused as ambiguous rather than silently changing meaning.
+# Older run fields (`seed`, `status`) always meant the run's own (`config.seed` is usual).
+SHADOWING = (*ALIASES, "replayed_by", "replay_verdict", "replay", "code")
+# `git.sha==c7d29d16`, the short SHA the table shows, matches by prefix from this length;
+# so does each part of a code state (`code==c7d29d16+1a2b3c4d`).
 _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+_SHA_FIELDS = ("git.sha", "code")
 
 
 @dataclass(frozen=True)
@@ -60,14 +89,27 @@ class Condition:
     def matches(self, row: Mapping[str, Any]) -> bool:
         """Whether ``row`` satisfies the comparison; a type clash is False. A field the run
         lacks is null (a run that never logged a metric matches ``val_acc==null``). A SHA
-        of 7 or more hex digits compared with ``git.sha`` by ``==``/``!=`` is a prefix."""
+        of 7 or more hex digits compared with ``git.sha`` by ``==``/``!=`` is a prefix, and
+        so is each part of a ``code`` state (``<sha>+<snapshot>``)."""
         key = resolve_key(self.field, row)
         actual = None if key is None else row[key]
-        short = isinstance(self.value, str) and _SHORT_SHA.match(self.value)
-        if key == "git.sha" and self.op in ("==", "!=") and isinstance(actual, str) and short:
-            same = actual.startswith(str(self.value).lower())
-            return same if self.op == "==" else not same
+        if key in _SHA_FIELDS and self.op in ("==", "!=") and isinstance(actual, str):
+            same = _sha_prefix(actual, self.value)
+            if same is not None:
+                return same if self.op == "==" else not same
         return compare(actual, self.op, self.value)
+
+
+def _sha_prefix(actual: str, value: Any) -> bool | None:
+    """Whether every ``+``-part of ``value`` starts the same part of ``actual``; None when
+    ``value`` is not made of short SHAs (then it is compared whole)."""
+    wanted = value.lower().split("+") if isinstance(value, str) else []
+    if not wanted or not all(_SHORT_SHA.match(part) for part in wanted):
+        return None
+    parts = actual.lower().split("+")
+    return len(parts) == len(wanted) and all(
+        p.startswith(w) for p, w in zip(parts, wanted, strict=True)
+    )
 
 
 def parse_value(text: str) -> Any:
@@ -98,7 +140,7 @@ def parse(expr: str) -> Condition:
             hint="operators: == != < <= > >=, e.g. --where 'optim.lr>=1e-3' --where 'model.act==relu'",
         )
     value = parse_value(m["value"])
-    if ALIASES.get(m["field"], m["field"]) == "git.sha" and not isinstance(value, str | None):
+    if ALIASES.get(m["field"], m["field"]) in _SHA_FIELDS and not isinstance(value, str | None):
         # A short SHA of digits only (`1234567`) is still a SHA, not a number.
         value = m["value"].strip("'\"")
     return Condition(m["field"], m["op"], value, expr)
@@ -150,6 +192,17 @@ def replay_text(replay_of: str | None, replayed_by: str | None, verdict: str | N
     return None
 
 
+def shown_verdict(replay: Mapping[str, Any] | None, latest: str | None) -> str | None:
+    """The verdict a run's ``replay_verdict`` and ``replay`` fields show: a replay's own
+    verify verdict (``replay`` is its record), else (None: an original run) the verdict of
+    its latest replay, ``latest``."""
+    if replay is None:
+        return latest
+    from reprokit.runrows import replay_verdict
+
+    return replay_verdict({"replay": replay.get("replay")})
+
+
 def code_of(git: Mapping[str, Any]) -> str | None:
     """A run's code state from its ``git`` record: ``<sha>`` clean, ``<sha>+<snapshot>``
     dirty (each dirty run has its own snapshot: :attr:`reprokit.runrows.RunRow.code` names
@@ -166,10 +219,7 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     exp = record.get("experiment") or {}
     git = record.get("git") or {}
     replayed = record.get("replayed_by") or {}
-    replay = record.get("replay")
-    checked = replay.get("verify") if isinstance(replay, Mapping) else None
-    own = checked.get("verdict") if isinstance(checked, Mapping) else None
-    verdict = own if record.get("replay_of") else replayed.get("verdict")
+    verdict = shown_verdict(record if record.get("replay_of") else None, replayed.get("verdict"))
     row: dict[str, Any] = {
         "id": record.get("id"),
         "experiment": exp.get("path"),
@@ -209,6 +259,8 @@ def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> No
     known: set[str] = set()
     for row in rows:
         known.update(row)
+    fields = list(fields)
+    check_ambiguous(fields, known)
     for field in fields:
         if any(prefix + ALIASES.get(field, field) in known for prefix in _PREFIXES):
             continue
@@ -222,6 +274,27 @@ def check_fields(fields: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> No
             )
         hint = did_you_mean(field, candidates, JSON_HINT)
         raise ReprokitError(f"unknown field {field!r}: no run has it", hint=hint)
+
+
+def check_ambiguous(fields: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse a bare name of :data:`SHADOWING` that some run also has as a config field or
+    metric (``known``: keys of flat rows): ``duration>2`` meant ``config.duration`` before
+    ``duration`` named the run's ``duration_s``, and must not quietly change meaning."""
+    keys = set(known)
+    for field in fields:
+        if field not in SHADOWING:
+            continue
+        others = [p + field for p in ("config.", "metric.") if p + field in keys]
+        if not others:
+            continue
+        run = ALIASES.get(field, field)
+        spellings = ([run] if run != field else []) + others
+        hint = f"write {' or '.join(spellings)}"
+        if run == field:
+            hint += f" (the run's {field} has no other name)"
+        raise ReprokitError(
+            f"ambiguous field {field!r}: the run's {run} or {' or '.join(others)}", hint=hint
+        )
 
 
 JSON_HINT = (

@@ -316,3 +316,28 @@ def test_staged_check_names_no_temporary_path(
     assert code == 1
     assert "reprokit-staged-" not in out
     assert f"No such file or directory: '{fam / 'wide_02_01.py'}.missing'" in out
+
+
+def test_nan_in_a_config_round_trips(fam: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # NaN is never equal to itself; a config holding it on purpose still round-trips.
+    write(fam / "base_01_01.py", BASE.replace("lr: float = 0.1", 'lr: float = float("nan")'))
+    code, out = run(capsys, "experiments/toy")
+    assert (code, out) == (0, "checked 1 experiment: all good\n")
+
+
+def test_same_config_is_equality_with_nan_equal_to_nan() -> None:
+    import dataclasses
+    from pathlib import PurePosixPath
+
+    from reprokit.checks.roundtrip import same_config
+
+    @dataclasses.dataclass(frozen=True)
+    class C:
+        x: float
+        xs: tuple[float, ...] = ()
+
+    nan = float("nan")
+    assert same_config(C(nan, (1.0, nan)), C(float("nan"), (1.0, float("nan"))))
+    assert not same_config(C(nan), C(1.0))
+    assert not same_config((1, 2), [1, 2])  # a type that changes is a different config
+    assert not same_config(PurePosixPath("x"), "x")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,16 @@ def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_ablation_options_need_ablate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `blame --seeds 5` without --ablate used to be accepted and silently ignored.
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert main(["blame", "val_acc", "x.py", "--seeds", "5"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: --seeds only applies with --ablate\n"
+        "  hint: add --ablate, or drop --seeds\n"
+    )

@@ -78,3 +78,8 @@ def test_capture_shape() -> None:
     assert env["env"] == {"MKL_NUM_THREADS": "1"}
     assert env["platform"].startswith(sys.platform.capitalize()[:5])
     assert "reprokit" in env["packages"]
+
+
+def test_reprokits_own_plumbing_is_not_recorded() -> None:
+    env = {"REPROKIT_OUTPUTS": "sweep", "REPROKIT_REPLAY_TORCH": "{}", "REPROKIT_SKIP_INSTALL": "1"}
+    assert environment.allowed_env(env) == {"REPROKIT_OUTPUTS": "sweep"}

@@ -110,7 +110,8 @@ def test_dirty_states_snapshot_matches_working_tree(repo: Path, tmp_path: Path) 
     assert rec is not None
     assert user_state(repo) == before
     head = git(repo, "rev-parse", "HEAD").strip()
-    assert {k: v for k, v in rec.items() if k != "snapshot"} == {
+    assert rec["tree"] == git(repo, "rev-parse", f"{rec['snapshot']}^{{tree}}").strip()
+    assert {k: v for k, v in rec.items() if k not in ("snapshot", "tree")} == {
         "sha": head,
         "branch": "main",
         "detached": False,

@@ -183,3 +183,17 @@ def test_lineage_metric_says_when_runs_span_code_states(
     # Without --metric the tree stays as it was.
     assert main(["lineage", FAMILY]) == 0
     assert "code states" not in capsys.readouterr().out
+
+
+def test_unfinished_is_the_bare_counts_that_blame_shows() -> None:
+    from reprokit.lineage import unfinished
+
+    runs = [
+        {"status": "crashed"},
+        {"status": "failed"},
+        {"status": "completed"},
+        {"status": "failed", "smoke": True},
+        {"status": "failed", "replay_of": "run_1"},
+    ]
+    assert unfinished(runs) == "1 failed, 1 crashed"
+    assert unfinished(runs[2:]) == ""

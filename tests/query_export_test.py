@@ -134,30 +134,27 @@ def test_replays_are_left_out_unless_all_everywhere(
 def test_no_match_names_the_filters_and_what_there_is(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outputs = project / "outputs"
     assert main(["runs", "--where", "loss>100"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
     # No hidden run has loss>100 either: naming them would read as if they were the cause.
-    assert captured.err == f"no run matches --where 'loss>100' (3 runs in {outputs})\n"
+    assert captured.err == "no run matches --where 'loss>100' (3 runs in outputs)\n"
     # Hidden runs that would match are named: --all is then the real hint.
     assert main(["runs", "--where", "val_acc>=0.4", "--where", "val_acc<=0.5"]) == 0
     assert capsys.readouterr().err == (
-        f"no run matches --where 'val_acc>=0.4' --where 'val_acc<=0.5' (3 runs in {outputs}; "
+        "no run matches --where 'val_acc>=0.4' --where 'val_acc<=0.5' (3 runs in outputs; "
         "1 ablation, 1 smoke runs hidden: --all lists them)\n"
     )
     assert main(["runs", "--exp", "base_01_01", "--status", "completed,running",
                  "--where", "seed==0", "--where", "val_acc<0.3"]) == 0  # fmt: skip
     assert capsys.readouterr().err == (
         "no run matches --exp 'base_01_01' --status completed,running --where 'seed==0' "
-        f"--where 'val_acc<0.3' (3 runs in {outputs})\n"
+        "--where 'val_acc<0.3' (3 runs in outputs)\n"
     )
     assert main(["runs", "--all", "--status", "running", "--exp", "*base*", "--format", "csv"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("id,experiment,status,") and captured.out.count("\n") == 1
-    assert captured.err == (
-        f"no run matches --exp '*base*' --status running (6 runs in {outputs})\n"
-    )
+    assert captured.err == ("no run matches --exp '*base*' --status running (6 runs in outputs)\n")
 
 
 def test_only_hidden_runs(
@@ -167,7 +164,7 @@ def test_only_hidden_runs(
     monkeypatch.chdir(repo)
     assert main(["runs"]) == 0
     assert capsys.readouterr().err == (
-        f"no runs to list (0 runs in {repo / 'outputs'}; 1 smoke run hidden: --all lists it)\n"
+        "no runs to list (0 runs in outputs; 1 smoke run hidden: --all lists it)\n"
     )
 
 
@@ -226,3 +223,32 @@ def test_json_is_strict_and_metric_headers_never_collide(
     header = capsys.readouterr().out.splitlines()[0].split(",")
     assert len(header) == len(set(header))
     assert "metric.seed" in header and "loss" in header
+
+
+def test_data_cells_need_no_settings(tmp_path: Path) -> None:
+    from reprokit.runcells import data_cells
+    from reprokit.runrows import load_runs
+    from reprokit.settings import load_settings
+
+    write_run(tmp_path / "outputs", 1, BASE, summary={"loss": 0.5})
+    settings = load_settings(tmp_path).with_outputs(tmp_path / "outputs")
+    (row,) = load_runs(settings)
+    assert data_cells(row, ["id", "duration", "loss"]) == ["run_1", "1.5", "0.5"]
+
+
+def test_bare_keys_agree_with_the_flat_rows(tmp_path: Path) -> None:
+    from reprokit.runcells import bare_keys
+    from reprokit.runrows import light_record, load_runs
+    from reprokit.settings import load_settings
+    from reprokit.where import SHADOWING, flat_row
+
+    config = {"duration": 5.0, "code": {}, "replay": {"a": 1}, "git": [1]}
+    write_run(tmp_path / "outputs", 1, BASE, config=config, summary={"started": 1, "note": [2]})
+    settings = load_settings(tmp_path).with_outputs(tmp_path / "outputs")
+    rows = load_runs(settings)
+    names = [*SHADOWING, "note"]
+    flat = flat_row(light_record(rows[0]))
+    expected = {p + n for n in names for p in ("config.", "metric.") if p + n in flat}
+    assert bare_keys(rows, names) == expected == {
+        "config.duration", "config.code", "config.git", "metric.started",
+    }  # fmt: skip

@@ -77,12 +77,12 @@ def test_exp_family_glob_spans_families_and_misses_say_so(
     assert main(["runs", "--exp", "ada"]) == 0
     captured = capsys.readouterr()
     # The replay of run_1 would not match either: it is not named.
-    assert captured.err == f"no run matches --exp 'ada' (4 runs in {project / 'outputs'})\n"
+    assert captured.err == "no run matches --exp 'ada' (4 runs in outputs)\n"
     assert main(["runs", "--exp", "adam", "--where", "seed==0", "--where", "val_loss<0.31",
                  "--status", "interrupted"]) == 0  # fmt: skip
     assert capsys.readouterr().err == (
         "no run matches --exp 'adam' --status interrupted --where 'seed==0' "
-        f"--where 'val_loss<0.31' (4 runs in {project / 'outputs'})\n"
+        "--where 'val_loss<0.31' (4 runs in outputs)\n"
     )
 
 
@@ -102,6 +102,8 @@ def test_exp_family_glob_spans_families_and_misses_say_so(
         ("replay_verdict==match", ["run_1"]),
         ("replay=='by run_5: match'", ["run_1"]),
         (f"code=={SHA}+{'1' * 40}", ["run_3", "run_4"]),
+        ("code==c7d29d16+11111111", ["run_3", "run_4"]),  # the table's short code state
+        ("code==c7d29d16", ["run_1"]),  # a clean state; a dirty one has two parts
     ],
 )
 def test_where_speaks_the_table_and_json_names(
@@ -216,3 +218,64 @@ def test_python_api_status_list_and_frame_fields(project: Path) -> None:
     ]
     with pytest.raises(reprokit.ReprokitError, match="limit 0: must be at least 1"):
         reprokit.runs(limit=0)
+
+
+def test_metric_headers_named_like_run_fields_round_trip_as_columns(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Metrics named like run fields that are no default column of the table or CSV.
+    summary = {"code": 0.75, "replay": 2, "started": 1, "val": 0.5}
+    write_run(repo / "outputs", 1, ADAM, sha=SHA, summary=summary)
+    monkeypatch.chdir(repo)
+    assert main(["runs"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == [
+        "id", "experiment", "status", "git", "started", "duration",
+        "metric.code", "metric.replay", "metric.started", "val",
+    ]  # fmt: skip
+    assert main(["runs", "--format", "csv"]) == 0
+    csv_out = capsys.readouterr().out
+    header = csv_out.splitlines()[0]
+    assert header.endswith(",metric.code,metric.replay,metric.started,val")
+    # Every header, given back to --columns, names the same column.
+    assert main(["runs", "--format", "csv", "--columns", header]) == 0
+    assert capsys.readouterr().out == csv_out
+    assert main(["runs", "--where", "metric.code>0.5", "--columns", "id"]) == 0
+    assert _ids(capsys) == ["run_1"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--where", "duration>2"],
+        ["--sort", "duration"],
+        ["--columns", "id,duration"],
+        ["--format", "csv", "--columns", "duration"],
+    ],
+)
+def test_an_alias_that_is_also_a_config_field_is_ambiguous(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # Before the aliases, `duration` meant config.duration: it must not quietly change.
+    write_run(repo / "outputs", 1, ADAM, config={"duration": 5.0})
+    write_run(repo / "outputs", 2, ADAM)
+    monkeypatch.chdir(repo)
+    assert main(["runs", *argv]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: ambiguous field 'duration': the run's duration_s or config.duration\n"
+        "  hint: write duration_s or config.duration\n"
+    )
+    assert main(["runs", "--where", "config.duration>2", "--columns", "id,duration_s"]) == 0
+    assert capsys.readouterr().out == "id     duration_s\nrun_1         1.5\n"
+
+
+def test_a_metric_named_code_is_ambiguous_in_where_and_columns(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_run(repo / "outputs", 1, ADAM, summary={"code": 0.75})
+    monkeypatch.chdir(repo)
+    for argv in (["--where", "code>0.5"], ["--columns", "code"]):
+        assert main(["runs", *argv]) == 1
+        assert capsys.readouterr().err == (
+            "reprokit: error: ambiguous field 'code': the run's code or metric.code\n"
+            "  hint: write metric.code (the run's code has no other name)\n"
+        )

@@ -674,3 +674,19 @@ def test_verify_of_an_unfinished_run_compares_the_steps_it_logged(
     assert f"note: run_1 was {ended}: compared only the steps it logged" in err
     assert "verify: match (1 compared, exact)" in err
     assert out.splitlines()[1].split()[:2] == ["total", "1"]
+
+
+def test_verify_with_nothing_to_compare_is_inconclusive(
+    noise_repo: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Killed before it logged anything: a replay cannot be said to match it.
+    repo = noise_repo
+    run = repo / "outputs" / "run_1"
+    (run / "metrics.jsonl").write_text("")
+    record = store.read_json(run / "run.json")
+    record.update(status="interrupted", exit_code=130)
+    store.write_json(run / "run.json", record)
+    code, _, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify")
+    assert code == EXIT_MISMATCH
+    assert "verify: INCONCLUSIVE (nothing to compare" in err
+    assert _record(repo, "run_2")["replay"]["verify"]["verdict"] == "inconclusive"

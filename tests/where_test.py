@@ -211,3 +211,77 @@ def test_flat_row_names_replays_and_ablated_fields() -> None:
         False,
         None,
     )
+
+
+def test_run_fields_are_every_key_of_a_flat_row() -> None:
+    # metric_headers prefixes these: a stale list would let a metric header read a run field.
+    assert set(where.flat_row({"config": {"lr": 1}, "summary": {"acc": 1}})) == {
+        *where.RUN_FIELDS,
+        "config.lr",
+        "metric.acc",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "message", "hint"),
+    [
+        (
+            "duration",
+            "ambiguous field 'duration': the run's duration_s or config.duration",
+            "write duration_s or config.duration",
+        ),
+        (
+            "code",
+            "ambiguous field 'code': the run's code or config.code or metric.code",
+            "write config.code or metric.code (the run's code has no other name)",
+        ),
+    ],
+)
+def test_a_bare_name_of_a_run_field_and_a_config_field_is_ambiguous(
+    field: str, message: str, hint: str
+) -> None:
+    rows = [
+        where.flat_row({"duration_s": 1.0, "config": {"duration": 5.0, "code": 1}}),
+        where.flat_row({"duration_s": 3.0, "summary": {"code": 0.9}}),
+    ]
+    for call in (
+        lambda: where.filter_rows(rows, [f"{field}>2"]),
+        lambda: where.sort_order(rows, f"-{field}"),
+    ):
+        with pytest.raises(ReprokitError) as e:
+            call()
+        assert (e.value.message, e.value.hint) == (message, hint)
+    # The explicit spellings work, and old run fields keep meaning the run's (`seed`).
+    assert where.filter_rows(rows, ["config.duration>2"]) == [0]
+    assert where.filter_rows(rows, ["duration_s>2"]) == [1]
+    seeded = [where.flat_row({"seed": 1, "config": {"seed": 2}})]
+    assert where.filter_rows(seeded, ["seed==1"]) == [0]
+
+
+@pytest.mark.parametrize(
+    ("expr", "matches"),
+    [
+        ("code==972e1241+316433fd", True),  # the table's short form
+        ("code==972e124+316433f", True),  # 7 hex digits a part
+        ("code==972e1241", False),  # a dirty state is not its HEAD alone
+        ("code==972e124+316433", False),  # 6 are too few to be a SHA prefix
+        ("code!=972e1241+316433fd", False),
+        (f"code=={'972e1241' * 5}+{'316433fd' * 5}", True),
+    ],
+)
+def test_code_matches_by_sha_prefix_in_each_part(expr: str, matches: bool) -> None:
+    row = where.flat_row(
+        {"git": {"sha": "972e1241" * 5, "dirty": True, "snapshot": "316433fd" * 5}}
+    )
+    assert where.parse(expr).matches(row) is matches
+    clean = where.flat_row({"git": {"sha": "1234567" + "0" * 33, "dirty": False}})
+    assert where.parse("code==1234567").matches(clean)
+
+
+def test_shown_verdict_is_a_replays_own_else_its_latest_replays() -> None:
+    replay = {"replay_of": "run_1", "replay": {"verify": {"verdict": "mismatch"}}}
+    assert where.shown_verdict(replay, "match") == "mismatch"
+    assert where.shown_verdict({"replay_of": "run_1", "replay": {}}, "match") is None
+    assert where.shown_verdict(None, "match") == "match"
+    row = where.flat_row({**replay, "replayed_by": {"id": "run_9", "verdict": "match"}})
+    assert (row["replay_verdict"], row["replay"]) == ("mismatch", "of run_1: mismatch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,24 @@ def roundtrip_finding(path: Path, config: Any, loc: Locator) -> Finding | None:
     )
 
 
+def same_config(a: Any, b: Any) -> bool:
+    """``a == b``, except that NaN equals NaN: a config holding ``float("nan")`` on purpose
+    round-trips (Python's NaN is never equal to itself, so ``==`` alone would refuse it)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if type(a) is not type(b):
+        return bool(a == b)
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return all(
+            same_config(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
+        )
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(same_config(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_config(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
 def _roundtrip_problem(config: Any) -> tuple[str, str, str | None, str | None] | None:
     """(code, message, hint, field_path) when ``config`` does not round-trip, else None.
 
@@ -66,7 +85,7 @@ def _roundtrip_problem(config: Any) -> tuple[str, str, str | None, str | None] |
         return "RK601", e.message, e.hint, getattr(e, "field_path", None)
     except Exception as e:
         return "RK601", f"{type(e).__name__}: {e}", None, None
-    if loaded != config:
+    if not same_config(loaded, config):
         return (
             "RK602",
             "loading its YAML gives a different config",
