@@ -206,11 +206,15 @@ def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: P
             hint="remove it or choose another folder",
         )
     snapshot, ref, base = _checked(git_record, run_dir)
-    if snapshot and _commit_of(top, snapshot) == snapshot:
-        # Exact whatever the ref says: the ref may be gone (deleted, or not yet collected
-        # by git gc) while the commit is still here.
+    # The usual case first, in one git call: the ref points at the snapshot.
+    if snapshot and ref and _commit_of(top, ref) == snapshot:
         _worktree_add(top, dest, snapshot)
-        return "ref" if ref and _commit_of(top, ref) == snapshot else "commit"
+        return "ref"
+    if snapshot and _commit_of(top, snapshot) == snapshot:
+        # Still exact: the ref is gone (deleted, or moved) but git has not collected the
+        # commit.
+        _worktree_add(top, dest, snapshot)
+        return "commit"
     tried: list[str] = []
     if snapshot and ref:
         fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes") or {})

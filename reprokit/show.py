@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reprokit import store
 from reprokit.errors import EXIT_OK, ReprokitError
@@ -91,7 +91,9 @@ def _live_status(record: dict[str, Any], *, now: float | None = None) -> str:
     return f"crashed (recorded as running; {why})"
 
 
-def _duration(record: dict[str, Any], status: str, *, now: float | None) -> str:
+def _duration(
+    record: dict[str, Any], status: str, logged: _Logged | None, *, now: float | None
+) -> str:
     """The recorded duration; for a run without one, how long it has run (or ran until its
     last heartbeat, when it crashed)."""
     if record.get("duration_s") is not None:
@@ -104,9 +106,9 @@ def _duration(record: dict[str, Any], status: str, *, now: float | None) -> str:
         return f"{format_duration(max(current - started, 0.0))} so far"
     # The heartbeat comes every 10 s; a metric logged after it is later evidence of life.
     beat = store.parse_time(record.get("heartbeat_at"))
-    logged = _last_log_time(Path(record["dir"]))
+    last_row = logged.time if logged is not None else None
     last, what = max(
-        ((t, w) for t, w in ((beat, "heartbeat"), (logged, "logged metric")) if t is not None),
+        ((t, w) for t, w in ((beat, "heartbeat"), (last_row, "logged metric")) if t is not None),
         default=(None, ""),
     )
     if last is None:
@@ -114,27 +116,29 @@ def _duration(record: dict[str, Any], status: str, *, now: float | None) -> str:
     return f"at least {format_duration(max(last - started, 0.0))} (until its last {what})"
 
 
-def _last_log_time(run_dir: Path) -> float | None:
-    try:
-        rows = store.read_metrics(run_dir)
-    except ReprokitError:
-        return None
-    times = [t for row in rows if isinstance(t := row.get("time"), int | float)]
-    return float(max(times)) if times else None
+class _Logged(NamedTuple):
+    """What metrics.jsonl says of a run that wrote no summary: each metric's last value,
+    the last step and the time of the last row."""
+
+    last: dict[str, Any]
+    step: object
+    time: float | None
 
 
-def _last_logged(run_dir: Path) -> tuple[dict[str, Any], object]:
-    """The last value of each metric in metrics.jsonl, and the last step logged."""
+def _logged(run_dir: Path) -> _Logged:
     last: dict[str, Any] = {}
     step: object = None
+    latest: float | None = None
     try:
         rows = store.read_metrics(run_dir)
     except ReprokitError:
-        return {}, None
+        rows = []
     for row in rows:
         step = row.get("step", step)
+        if isinstance(t := row.get("time"), int | float):
+            latest = float(t) if latest is None else max(latest, float(t))
         last.update((k, v) for k, v in row.items() if k not in ("step", "time"))
-    return last, step
+    return _Logged(last, step, latest)
 
 
 def render(record: dict[str, Any], *, now: float | None = None) -> str:
@@ -164,7 +168,11 @@ def render(record: dict[str, Any], *, now: float | None = None) -> str:
     if replayed:
         lines.append(("replay", replayed))
     lines.append(("started", f"{format_started(record.get('started_at'))} UTC"))
-    lines.append(("duration", _duration(record, status, now=now)))
+    # metrics.jsonl is read once, and only for a run that wrote no summary (or duration).
+    summary = record.get("summary") or {}
+    unfinished = not summary or record.get("duration_s") is None
+    logged = _logged(Path(record["dir"])) if unfinished else None
+    lines.append(("duration", _duration(record, status, logged, now=now)))
     lines.append(("host", f"{record.get('host')} (pid {record.get('pid')})"))
     lines.append(("seed", f"{record.get('seed')} ({record.get('seed_source')})"))
     lines.extend(_git_lines(record.get("git")))
@@ -178,13 +186,12 @@ def render(record: dict[str, Any], *, now: float | None = None) -> str:
     if error:
         where = f" (see {error['traceback_file']})" if error.get("traceback_file") else ""
         lines.append(("error", f"{error.get('type')}: {error.get('message')}{where}"))
-    summary = record.get("summary") or {}
     if summary:
         lines.append(("summary", ""))
-    else:
+    elif logged is not None:
         # A run still going, or killed before it could write summary.json: what it logged
         # so far is the best evidence there is.
-        summary, step = _last_logged(Path(record["dir"]))
+        summary, step = logged.last, logged.step
         where = f" at step {step}" if step is not None else ""
         lines.append(("summary", f"(none written; last logged values{where})" if summary else "-"))
     for key, value in summary.items():

@@ -22,6 +22,18 @@ def _toy_files(repo: Path) -> None:
         write(repo / FAMILY / name, "config = None\n\ndef main(config):\n    return {}\n")
 
 
+def _two_commits(repo: Path, helper: str, message: str) -> tuple[str, str]:
+    """The toy family committed, then a commit changing its training helper: both SHAs."""
+    _toy_files(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy family")
+    first = git(repo, "rev-parse", "HEAD").strip()
+    write(repo / FAMILY / "_helper.py", helper)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return first, git(repo, "rev-parse", "HEAD").strip()
+
+
 def _toy_records(outputs: Path) -> None:
     n = 0
     configs = {
@@ -168,14 +180,7 @@ def test_direction_override_from_settings() -> None:
 
 
 def test_code_states_split_runs_and_list_commits(repo: Path) -> None:
-    _toy_files(repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "toy family")
-    first = git(repo, "rev-parse", "HEAD").strip()
-    write(repo / FAMILY / "_helper.py", "SCALE = 2\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "double the scale")
-    second = git(repo, "rev-parse", "HEAD").strip()
+    first, second = _two_commits(repo, "SCALE = 2\n", "double the scale")
     outputs = repo / "outputs"
     for n, (sha, value) in enumerate([(first, 1.0), (first, 1.1), (second, 2.0), (second, 2.1)], 1):
         write_run(
@@ -637,14 +642,7 @@ def test_a_code_change_is_not_credited_to_the_config_change(repo: Path) -> None:
     # The child ran at the parent's code (no effect of its config change) and again after a
     # commit that changed the training code (+2). The headline Δ mixes both; the same-code
     # line compares like with like.
-    _toy_files(repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "toy family")
-    old = git(repo, "rev-parse", "HEAD").strip()
-    write(repo / FAMILY / "_helper.py", "SCALE = 3\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "train better")
-    new = git(repo, "rev-parse", "HEAD").strip()
+    old, new = _two_commits(repo, "SCALE = 3\n", "train better")
     outputs = repo / "outputs"
     runs = [
         ("base_01_01", old, 1, 1.0, {"a": 1}),

@@ -95,20 +95,27 @@ def test_show_unknown_run(project: Path, capsys: pytest.CaptureFixture[str]) -> 
     )
 
 
-def test_show_a_killed_run_with_what_it_logged(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # SIGKILL leaves no summary.json and no duration: show what the run did get to log.
+KILLED_START = "2026-11-25T20:00:00+00:00"
+
+
+def _killed_run(project: Path, heartbeat_at: str, rows: list[dict[str, float]]) -> None:
+    """run_1 as SIGKILL leaves it: `running`, its pid gone, no summary.json, these rows."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run = make_run(
         project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid,
-        duration_s=None, started_at="2026-11-25T20:00:00+00:00",
-        heartbeat_at="2026-11-25T20:01:10+00:00",
+        duration_s=None, started_at=KILLED_START, heartbeat_at=heartbeat_at,
     )  # fmt: skip
     (run / store.SUMMARY_FILE).unlink(missing_ok=True)
-    rows = [{"step": s, "time": 0.0, "loss": 1.0 / (s + 1)} for s in range(7)]
     (run / store.METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_show_a_killed_run_with_what_it_logged(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SIGKILL leaves no summary.json and no duration: show what the run did get to log.
+    rows = [{"step": s, "time": 0.0, "loss": 1.0 / (s + 1)} for s in range(7)]
+    _killed_run(project, "2026-11-25T20:01:10+00:00", rows)
     assert cli_main(["show", "run_1"]) == 0
     out = capsys.readouterr().out
     assert "\nduration    at least 1m10s (until its last heartbeat)\n" in out
@@ -124,16 +131,9 @@ def test_a_killed_runs_duration_counts_its_last_logged_metric(
     # it ran longer than the heartbeat alone would.
     from datetime import datetime
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    start = "2026-11-25T20:00:00+00:00"
-    run = make_run(
-        project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid,
-        duration_s=None, started_at=start, heartbeat_at="2026-11-25T20:00:20+00:00",
-    )  # fmt: skip
-    t0 = datetime.fromisoformat(start).timestamp()
+    t0 = datetime.fromisoformat(KILLED_START).timestamp()
     rows = [{"step": s, "time": t0 + 5 * s, "loss": 1.0} for s in range(6)]
-    (run / store.METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _killed_run(project, "2026-11-25T20:00:20+00:00", rows)
     assert cli_main(["show", "run_1"]) == 0
     assert (
         "\nduration    at least 25.0s (until its last logged metric)\n" in capsys.readouterr().out

@@ -110,38 +110,29 @@ def smoke_findings(
     """RK605-RK606 for ``smoke(config)``; its round trip is checked only when ``roundtrip``
     (the config's own passed: otherwise smoke's fails the same way, already reported)."""
     line, col = loc.name_line("smoke")
+
+    def at_smoke(code: str, message: str, hint: str | None) -> list[Finding]:
+        return [Finding(path, line, col, code, message, hint)]
+
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             small = smoke(config)
     except Exception as e:
-        return [
-            Finding(
-                path,
-                line,
-                col,
-                "RK605",
-                f"smoke(config) raised {type(e).__name__}: {e}",
-                "smoke must return a quick variant of the config it is given",
-            )
-        ]
+        return at_smoke(
+            "RK605",
+            f"smoke(config) raised {type(e).__name__}: {e}",
+            "smoke must return a quick variant of the config it is given",
+        )
     if small == config:
         return []  # the config itself was round-tripped already
     if type(small) is not type(config):
-        return [
-            Finding(
-                path,
-                line,
-                col,
-                "RK605",
-                f"smoke(config) returned a {type(small).__name__}, expected a"
-                f" {type(config).__name__}",
-                "return dataclasses.replace(config, ...) with the quick settings",
-            )
-        ]
+        return at_smoke(
+            "RK605",
+            f"smoke(config) returned a {type(small).__name__}, expected a {type(config).__name__}",
+            "return dataclasses.replace(config, ...) with the quick settings",
+        )
     problem = _roundtrip_problem(small) if roundtrip else None
     if problem is None:
         return []
     _, message, hint, _ = problem
-    return [
-        Finding(path, line, col, "RK606", f"smoke(config) does not round-trip: {message}", hint)
-    ]
+    return at_smoke("RK606", f"smoke(config) does not round-trip: {message}", hint)
