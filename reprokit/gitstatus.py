@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from reprokit.gitcmd import run_git
+from reprokit.redact import scrub_url
 
 # --no-optional-locks: status must not refresh (rewrite) the user's index file.
 STATUS_ARGS = (
@@ -20,22 +20,15 @@ STATUS_ARGS = (
 
 
 def redact_url(url: str) -> str:
-    """Remove credentials from a remote URL.
+    """Remove credentials from a remote URL (:func:`reprokit.redact.scrub_url`).
 
-    ``https://user:token@host/x`` and ``https://token@host/x`` become ``https://host/x``;
-    for ssh-like schemes the user name is kept (it is needed to connect and is not a
-    secret) but a password is dropped. scp-like ``git@host:x`` has no password and is kept.
+    ``https://user:token@host/x`` and ``https://token@host/x`` become ``https://host/x``,
+    ``?private_token=x`` becomes ``?private_token=<redacted>``; for ssh-like schemes the
+    user name is kept (it is needed to connect and is not a secret) but a password is
+    dropped. Never raises: a URL git accepts but Python's URL parser rejects
+    (``https://[bad/x``) once made every launch fail.
     """
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    if parts.scheme in ("ssh", "git+ssh", "ssh+git") and user:
-        hostport = f"{user}@{hostport}"
-    return urlunsplit(parts._replace(netloc=hostport))
+    return scrub_url(url)
 
 
 @dataclass

@@ -1,0 +1,315 @@
+"""Credentials kept out of everything reprokit records: the one place that knows them.
+
+A run folder is shared with teammates, the index is built from it, and the snapshot commit
+sits under a ref meant to be pushed. So every string reprokit writes there goes through
+:func:`scrub_text` (notes, the command line, the working directory, allow-listed
+environment values, remote URLs, error messages), every name that may label a secret goes
+through :func:`is_secret_name` (config fields, URL parameters, command-line options) or
+:func:`is_secret_env_name` (environment variables), and every untracked file about to be
+snapshotted through :func:`secret_file_name` and :func:`secret_content`.
+
+Scrubbing is regexes on text, never a URL parser: ``urllib.parse.urlsplit`` raises on
+URLs git accepts (``https://[bad/x``), and one such remote made every launch fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+REDACTED = "<redacted>"
+
+# Environment variables: any of these words anywhere in the name drops the variable, even
+# an allow-listed one (TORCH_HUB_TOKEN, NCCL_IB_PASSPHRASE). Broad on purpose: a dropped
+# variable costs a line of the record, a kept one may cost a credential.
+_SECRET_ENV_WORDS = ("TOKEN", "KEY", "SECRET", "PASS", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE")
+
+# Field, option and parameter names: the LAST word decides (`api_key`, `db_password`), so a
+# pointer to a secret (`token_file`, `password_env`) or a count (`max_tokens`) is not one.
+_SECRET_LAST_WORDS = frozenset(
+    {
+        "password", "passwd", "passphrase", "secret", "secrets", "credential", "credentials",
+        "apikey", "privatekey", "accesskey", "secretkey", "authorization", "auth", "cookie",
+        "cookies",
+    }
+)  # fmt: skip
+# `key` alone is a dictionary key, a sort key or a JAX PRNG key; these make it a credential.
+_KEY_QUALIFIERS = frozenset(
+    {
+        "api", "access", "private", "secret", "signing", "encryption", "master", "client",
+        "account", "auth", "ssh", "license", "licence", "subscription", "service", "app",
+        "consumer", "storage", "shared", "session", "hmac", "webhook", "aws", "openai",
+        "anthropic", "wandb", "hf", "deploy", "admin",
+    }
+)  # fmt: skip
+# `token` is also a word of language models: pad_token, eos_token, max_token are not secrets.
+_MODEL_TOKENS = frozenset(
+    {
+        "pad", "bos", "eos", "unk", "mask", "sep", "cls", "start", "end", "stop", "special",
+        "image", "img", "vision", "audio", "video", "max", "min", "num", "n", "total", "first",
+        "last", "new", "added", "extra", "bad", "dummy", "placeholder", "split", "vocab", "eot",
+        "sot", "sos", "begin", "think", "tool", "prefix", "suffix", "middle", "sentinel",
+    }
+)  # fmt: skip
+# `db_pass` is a password; `num_pass`, `two_pass` are not.
+_PASS_QUALIFIERS = frozenset(
+    {"db", "user", "admin", "root", "smtp", "mail", "email", "ftp", "proxy", "login", "sql",
+     "mysql", "postgres", "pg", "redis", "ldap", "vault"}
+)  # fmt: skip
+# URL query parameters carry credentials under short names too (`?key=` Google API keys,
+# `?sig=` Azure SAS, `X-Amz-Signature`), which as config field names would be too broad.
+_PARAM_LAST_WORDS = frozenset({"key", "sig", "signature", "pwd", "pass", "token"})
+
+# Patterns are kept as text and compiled by `re` on first use (and cached there): compiling
+# them all at import cost ~4 ms of every launch, most of them needed only for untracked files.
+_WORD = r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+"
+
+
+def _words(name: str) -> list[str]:
+    """``apiKey`` / ``API_KEY`` / ``X-Amz-Signature`` as lowercase words."""
+    return [w.lower() for w in re.findall(_WORD, name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a config field, option or parameter name says it holds a credential.
+
+    ``api_key``, ``password``, ``token``, ``client_secret``, ``aws_access_key_id``: yes.
+    ``tokenizer``, ``max_tokens``, ``pad_token``, ``key_dim``, ``keypoints``, ``sort_key``,
+    ``token_file``: no.
+    """
+    words = _words(name)
+    if not words:
+        return False
+    last, prev = words[-1], words[-2] if len(words) > 1 else ""
+    if last in _SECRET_LAST_WORDS:
+        return True
+    if last == "token":
+        return prev not in _MODEL_TOKENS
+    if last == "key":
+        return prev in _KEY_QUALIFIERS
+    if last == "pass":
+        return prev in _PASS_QUALIFIERS
+    # AWS names the key's id after the key: aws_access_key_id.
+    return last == "id" and words[-3:-1] == ["access", "key"]
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a URL query parameter carries a credential (broader than field names)."""
+    words = _words(name)
+    return is_secret_name(name) or (bool(words) and words[-1] in _PARAM_LAST_WORDS)
+
+
+def is_secret_env_name(name: str) -> bool:
+    """Whether an environment variable's name says it may hold a credential."""
+    upper = name.upper()
+    return any(word in upper for word in _SECRET_ENV_WORDS)
+
+
+# --- text --------------------------------------------------------------------------------
+
+# user-info: up to the LAST "@" before the host ends ("/", "?", "#" or a blank), so a
+# password holding an unencoded "@" goes too. git splits at the first "/?#" as well.
+_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@"
+_SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://", "sftp://")
+# scp-like `user:password@host:path` (git reads it as ssh to host).
+_SCP_PASSWORD = r"(?<![\w.+/:@-])(?P<user>[\w.+-]+):[^\s@/:]+@(?=[\w.-]+:)"
+# name=value after "?", "&", ";", "," or a blank (or at the start): a URL's query, a
+# connection string, a note's `password=...`.
+_PARAM = r"(?P<lead>^|[?&;,\s])(?P<name>[\w.\[\]-]+)=(?P<value>[^&#\s;,]*)"
+_BEARER = r"(?i)\b(?P<lead>bearer\s+)[A-Za-z0-9._~+/-]{16,}=*"
+_PRIVATE_KEY_HEADER = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_PRIVATE_KEY_BLOCK = r"(?s)" + _PRIVATE_KEY_HEADER + r".*?(?:-----END[A-Z0-9 ]*-----|\Z)"
+# Well-known token shapes, each with what it is (for warnings and findings). Lengths are
+# the real tokens' so short look-alikes in ordinary text and code stay untouched.
+_TOKEN_SHAPES = (
+    ("aws", "an AWS access key id", r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"),
+    ("github", "a GitHub token", r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"),
+    ("gitlab", "a GitLab token", r"gl(?:pat|ptt|dt|rt|oas|cbt)-[A-Za-z0-9_-]{20,}"),
+    ("slack", "a Slack token", r"xox[baprs]-[A-Za-z0-9-]{10,}"),
+    ("sk", "an API secret key (sk-...)", r"sk-[A-Za-z0-9_-]{20,}|[sr]k_live_[0-9A-Za-z]{16,}"),
+    ("hf", "a Hugging Face token", r"hf_[A-Za-z0-9]{30,}"),
+    ("google", "a Google API key", r"AIza[0-9A-Za-z_-]{35}"),
+    ("registry", "a package registry token", r"npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}"),
+    ("jwt", "a JSON web token", r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+)  # fmt: skip
+_TOKENS = (
+    r"(?<![A-Za-z0-9_-])(?:"
+    + "|".join(f"(?P<{key}>{pattern})" for key, _, pattern in _TOKEN_SHAPES)
+    + r")(?![A-Za-z0-9_-])"
+)
+_TOKEN_NAMES = {key: what for key, what, _ in _TOKEN_SHAPES}
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    scheme, userinfo = match["scheme"], match["userinfo"]
+    user = userinfo.partition(":")[0]
+    # ssh needs the user name to connect and it is not a secret; a password goes.
+    if scheme.lower() in _SSH_SCHEMES and user and not re.fullmatch(_TOKENS, user):
+        return f"{scheme}{user}@"
+    return scheme
+
+
+def _param(match: re.Match[str]) -> str:
+    lead, name, value = match["lead"], match["name"], match["value"]
+    secret = is_secret_param(name) if lead in "?&" and lead else is_secret_name(name)
+    if not secret or not value or value == REDACTED:
+        return match.group(0)
+    return f"{lead}{name}={REDACTED}"
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with credentials replaced by ``<redacted>`` or removed; never raises.
+
+    URL user-info (``https://user:token@host`` → ``https://host``; ssh URLs keep the user
+    name), scp-like ``user:pw@host:path`` → ``user@host:path``, token-bearing parameters
+    (``?private_token=x``, ``&X-Amz-Signature=x``, ``password=x``), ``Bearer x``,
+    private-key blocks and well-known token shapes (AWS, GitHub, GitLab, Slack, ``sk-``,
+    ``hf_``, Google, JWT). Text without any of these comes back unchanged.
+    """
+    if not text:
+        return text
+    # Plain `in` tests first: this runs on every argument of every launch.
+    if "-----BEGIN" in text:
+        text = re.sub(_PRIVATE_KEY_BLOCK, REDACTED, text)
+    if "@" in text:
+        text = re.sub(_USERINFO, _userinfo, text)
+        text = re.sub(_SCP_PASSWORD, r"\g<user>@", text)
+    if "=" in text:
+        text = re.sub(_PARAM, _param, text)
+    if "earer" in text or "EARER" in text:
+        text = re.sub(_BEARER, lambda m: m["lead"] + REDACTED, text)
+    return re.sub(_TOKENS, REDACTED, text)
+
+
+def scrub_url(url: str) -> str:
+    """A remote URL without credentials (user-info, token parameters); never raises.
+
+    ``https://user:token@host/x`` → ``https://host/x``; ``ssh://git:pw@host/x`` →
+    ``ssh://git@host/x``; ``git@host:x`` and local paths unchanged.
+    """
+    return scrub_text(url)
+
+
+def scrub_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with credentials replaced: ``--token=x``, ``--api-key x``, URLs,
+    token shapes in any argument (``--note "... ghp_..."``)."""
+    out: list[str] = []
+    redact_next = False
+    for arg in argv:
+        if redact_next:
+            out.append(REDACTED)
+            redact_next = False
+            continue
+        if arg.startswith("-") and is_secret_name(arg.split("=", 1)[0]):
+            if "=" in arg:
+                out.append(arg.split("=", 1)[0] + "=" + REDACTED)
+            else:
+                out.append(arg)
+                redact_next = True
+            continue
+        out.append(scrub_text(arg))
+    return out
+
+
+def find_credential(text: str) -> str | None:
+    """What credential ``text`` holds, in words (``a password in a URL``); None if none.
+
+    The same rules as :func:`scrub_text`, except that a bare user name in a URL is not
+    reported (it is removed when recorded, but is rarely a secret by itself).
+    """
+    if not text:
+        return None
+    if re.search(_PRIVATE_KEY_HEADER, text):
+        return "a private key"
+    for match in re.finditer(_USERINFO, text):
+        if ":" in match["userinfo"]:
+            return "a password in a URL"
+    if re.search(_SCP_PASSWORD, text):
+        return "a password in a URL"
+    for match in re.finditer(_PARAM, text):
+        lead, name = match["lead"], match["name"]
+        secret = is_secret_param(name) if lead in "?&" and lead else is_secret_name(name)
+        if secret and match["value"]:
+            return f"a credential in {name}="
+    if re.search(_BEARER, text):
+        return "a bearer token"
+    token = re.search(_TOKENS, text)
+    return _TOKEN_NAMES[token.lastgroup] if token is not None and token.lastgroup else None
+
+
+# --- files -------------------------------------------------------------------------------
+
+# How much of an untracked file :func:`secret_content` reads. Launch checks every untracked
+# file it is about to snapshot, so this bounds the cost to one small read per file; key
+# files, token files and service-account JSON are small, and their marker (the PEM header,
+# `"type": "service_account"`) comes first.
+CONTENT_SAMPLE = 8 * 1024
+
+# Folders whose every file is a credential store.
+_SECRET_DIRS = frozenset(
+    {".ssh", ".gnupg", ".aws", ".azure", "gcloud", ".password-store", "legacy_credentials"}
+)
+# (folder, file) pairs: config files that hold tokens only in these folders.
+_SECRET_PAIRS = frozenset(
+    {(".docker", "config.json"), (".kube", "config"), ("gh", "hosts.yml"), (".config", "hub")}
+)
+_SECRET_FILE = r"""(?ix) ^ (?:
+        \.env (?:\..*)? | \.envrc | [._]netrc | \.pgpass | \.pypirc | \.npmrc | \.yarnrc(?:\.yml)?
+      | \.git-credentials | \.htpasswd | \.dockercfg | \.vault-token | \.boto | \.s3cfg
+      | \.my\.cnf | \.mylogin\.cnf | \.databrickscfg | kaggle\.json | rclone\.conf
+      | .*kubeconfig.* | .*service[-_]?account.*\.json
+      | id_[^.]+ | id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?\.(?!pub$).*
+      | .*\.(?:pem|key|p12|pfx|kdbx|jks|keystore|ppk|tfstate|tfvars)
+      | .*(?:secret|credential|passw).*
+    ) $"""
+# Markers of a credential file's content, beyond the token shapes of text.
+_CONTENT_MARKERS = (
+    ("a private key", _PRIVATE_KEY_HEADER + r"[ \t]*\r?\n(?:[\w-]+:[^\n]*\n|\s)*[A-Za-z0-9+/=]{20,}"),
+    ("a Google service-account key", r'"type"\s*:\s*"service_account"|"private_key"\s*:\s*"-----BEGIN'),
+    ("an AWS secret access key", r"(?i)aws_secret_access_key\s*[=:]\s*[A-Za-z0-9/+=]{40}"),
+    ("a kubeconfig client key", r"client-key-data:\s*[A-Za-z0-9+/=]{20,}"),
+    ("a registry login", r'"auths?"\s*:\s*\{[^}]*"auth"\s*:\s*"[A-Za-z0-9+/=]{8,}"'),
+    ("a PuTTY private key", r"PuTTY-User-Key-File-\d+:"),
+    ("a netrc password", r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+\S+"),
+)  # fmt: skip
+
+
+def secret_file_name(rel: str) -> bool:
+    """Whether an untracked file's path says it holds credentials (``.pgpass``,
+    ``token.txt``, ``.ssh/id_ecdsa_sk``, ``.docker/config.json``, ``*.pem``, ...).
+
+    Python modules are never matched by name: an experiment may import ``secret_sauce.py``
+    (their content still counts, see :func:`secret_content`).
+    """
+    parts = rel.rstrip("/").split("/")
+    name = parts[-1]
+    if name.endswith(".py"):
+        return False
+    if _SECRET_DIRS.intersection(parts[:-1]):
+        return True
+    if len(parts) > 1 and (parts[-2], name) in _SECRET_PAIRS:
+        return True
+    if re.match(_SECRET_FILE, name):
+        return True
+    # token.txt, hf_token, api_key.json, sa-key.json: the stem's last word names a secret.
+    stem = name.lstrip(".").split(".", 1)[0]
+    words = _words(stem)
+    return bool(words) and (is_secret_name(stem) or words[-1] in ("token", "key"))
+
+
+def secret_content(sample: bytes) -> str | None:
+    """What credential the start of a file holds, in words; None when it looks like none.
+
+    Binary content (a NUL byte) is not searched: keys and tokens are text, and random
+    bytes would only add false alarms. Ordinary Python code matches nothing here: only
+    complete private-key blocks and the real lengths of tokens count.
+    """
+    if b"\0" in sample:
+        return None
+    text = sample.decode("utf-8", "replace")
+    for what, pattern in _CONTENT_MARKERS:
+        if re.search(pattern, text):
+            return what
+    # Not URL passwords or `Bearer x`: docstrings and READMEs show them as examples.
+    token = re.search(_TOKENS, text)
+    return _TOKEN_NAMES[token.lastgroup] if token is not None and token.lastgroup else None
