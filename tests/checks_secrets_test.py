@@ -141,3 +141,18 @@ def test_secret_fields_must_be_a_bool(repo: Path, fam: Path) -> None:
     (repo / "pyproject.toml").write_text('[tool.reprokit]\nsecret_fields = "no"\n')
     with pytest.raises(ReprokitError, match="secret_fields has the wrong type"):
         load_settings(repo)
+
+
+def test_launch_refuses_so_the_secret_never_reaches_config_yaml(repo: Path, fam: Path) -> None:
+    from conftest import git, run_cli
+
+    write(fam / "__init__.py", "")
+    write(fam / "base_01_01.py", BASE.format(api_key='"not-a-real-key-1234"'))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "keyed")
+    result = run_cli(repo, "launch", "experiments/toy/base_01_01.py")
+    assert result.returncode == 1
+    assert "RK505 config.api.api_key has a value" in result.stderr
+    assert "refusing to launch" in result.stderr
+    assert not (repo / "outputs" / "run_1").exists()
+    assert "not-a-real-key-1234" not in result.stderr

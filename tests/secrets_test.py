@@ -183,3 +183,27 @@ def test_planted_secrets_reach_no_byte_of_outputs_index_or_snapshot(repo: Path) 
 
     failed = json.loads((repo / "outputs" / "run_2" / "run.json").read_text())
     assert failed["error"]["message"] == "cannot reach https://db.example.com/app"
+
+
+def test_input_files_holding_credentials_are_fingerprinted_without_a_hash(tmp_path: Path) -> None:
+    import dataclasses
+
+    from reprokit import inputs
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        data: Path = Path("data.csv")
+        token_file: Path = Path("secrets/hf_token")
+        material: Path = Path("material.txt")
+
+    write(tmp_path / "data.csv", "a,b\n1,2\n")
+    write(tmp_path / "secrets" / "hf_token", "hunter2\n")  # by its name
+    write(tmp_path / "material.txt", f"export T={GH_FILE}\n")  # by its content
+    entries = {e["field"]: e for e in inputs.fingerprint_inputs(Config(), tmp_path)}
+    assert entries["data"]["sha256"] is not None
+    assert entries["token_file"]["sha256"] is None and entries["token_file"]["size"] == 8
+    assert entries["material"]["sha256"] is None
+    # Compared by size (and mtime) instead.
+    write(tmp_path / "secrets" / "hf_token", "hunter22\n")
+    changes = inputs.compare_inputs(list(entries.values()), tmp_path)
+    assert [(c.field, c.what) for c in changes] == [("token_file", "size")]
