@@ -346,7 +346,8 @@ def launch(
         except BaseException as e:
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
-        print(f"reprokit: error: {e}", file=sys.stderr)
+        # Still tee'd into output.log: scrubbed like the record's copy of the message.
+        print(f"reprokit: error: {redact.scrub_text(str(e))}", file=sys.stderr)
     finally:
         # Ctrl-C while finalizing would leave a `running` record behind: ignore it briefly.
         previous_int = liverun.ignore_signals()

@@ -109,7 +109,8 @@ def is_secret_env_name(name: str) -> bool:
 
 # user-info: up to the LAST "@" before the host ends ("/", "?", "#" or a blank), so a
 # password holding an unencoded "@" goes too. git splits at the first "/?#" as well.
-_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@"
+# The scheme is bounded: unbounded, a long run of letters made every position rescan it.
+_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<userinfo>[^/?#\s]*)@"
 _SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://", "sftp://")
 # scp-like `user:password@host:path` (git reads it as ssh to host).
 _SCP_PASSWORD = r"(?<![\w.+/:@-])(?P<user>[\w.+-]+):[^\s@/:]+@(?=[\w.-]+:)"
@@ -140,13 +141,18 @@ _TOKENS = (
 _TOKEN_NAMES = {key: what for key, what, _ in _TOKEN_SHAPES}
 
 
-def _userinfo(match: re.Match[str]) -> str:
-    scheme, userinfo = match["scheme"], match["userinfo"]
+def _kept_user(scheme: str, userinfo: str) -> str:
+    """``scheme`` plus what of ``userinfo`` may be recorded: ssh needs the user name to
+    connect and it is not a secret; a password, or any user-info of other schemes (often a
+    token: ``https://<token>@github.com``), goes."""
     user = userinfo.partition(":")[0]
-    # ssh needs the user name to connect and it is not a secret; a password goes.
     if scheme.lower() in _SSH_SCHEMES and user and not re.fullmatch(_TOKENS, user):
         return f"{scheme}{user}@"
     return scheme
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    return _kept_user(match["scheme"], match["userinfo"])
 
 
 def _param(match: re.Match[str]) -> str:
@@ -185,8 +191,16 @@ def scrub_url(url: str) -> str:
     """A remote URL without credentials (user-info, token parameters); never raises.
 
     ``https://user:token@host/x`` → ``https://host/x``; ``ssh://git:pw@host/x`` →
-    ``ssh://git@host/x``; ``git@host:x`` and local paths unchanged.
+    ``ssh://git@host/x``; ``git@host:x`` and local paths unchanged. The whole string is
+    one URL here, so its user-info goes even when it holds a blank, which in free text
+    would end it.
     """
+    scheme, sep, rest = url.partition("://")
+    if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+        userinfo, at, host = rest[:end].rpartition("@")
+        if at:
+            url = _kept_user(f"{scheme}://", userinfo) + host + rest[end:]
     return scrub_text(url)
 
 
@@ -247,8 +261,11 @@ CONTENT_SAMPLE = 8 * 1024
 
 # Folders whose every file is a credential store.
 _SECRET_DIRS = frozenset(
-    {".ssh", ".gnupg", ".aws", ".azure", "gcloud", ".password-store", "legacy_credentials"}
-)
+    {
+        ".ssh", ".gnupg", ".aws", ".azure", "gcloud", ".password-store", "legacy_credentials",
+        "secrets", ".secrets", "credentials", ".credentials",
+    }
+)  # fmt: skip
 # (folder, file) pairs: config files that hold tokens only in these folders.
 _SECRET_PAIRS = frozenset(
     {(".docker", "config.json"), (".kube", "config"), ("gh", "hosts.yml"), (".config", "hub")}

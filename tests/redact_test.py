@@ -81,6 +81,36 @@ def test_token_shapes_are_scrubbed_anywhere(token: str) -> None:
     assert redact.find_credential(token) is not None
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:pass word@host/x", "https://host/x"),
+        (
+            "https://u:p@ss@host:8443/x?private_token=t#f",
+            "https://host:8443/x?private_token=<redacted>#f",
+        ),
+        ("ssh://git:pw@host/x", "ssh://git@host/x"),
+        ("https://[bad/x", "https://[bad/x"),
+        ("user:pw@host:path", "user@host:path"),
+        ("git@host:x.git", "git@host:x.git"),
+        ("C:/repos/x.git", "C:/repos/x.git"),
+        ("file:///srv/x.git", "file:///srv/x.git"),
+        ("fd::17", "fd::17"),
+    ],
+)
+def test_scrub_url_takes_the_whole_string_as_one_url(url: str, expected: str) -> None:
+    assert redact.scrub_url(url) == expected
+
+
+def test_scrubbing_a_long_text_stays_linear() -> None:
+    import time
+
+    text = "a" * 60_000 + "@" + "b=" * 30_000
+    start = time.perf_counter()
+    assert redact.scrub_text(text) == text
+    assert time.perf_counter() - start < 2.0  # the unbounded scheme took ~15 s here
+
+
 def test_private_key_block_is_scrubbed() -> None:
     scrubbed = redact.scrub_text(f"key:\n{PEM}after")
     assert "b3BlbnNzaC1rZXkt" not in scrubbed
@@ -123,6 +153,7 @@ def test_names_that_are_not_secrets(name: str) -> None:
         ".aws/credentials", ".aws/config", ".config/gcloud/application_default_credentials.json",
         ".config/gcloud/access_tokens.db", ".azure/msal_token_cache.json", "api_key.txt",
         "sa-key.json", ".git-credentials", ".pypirc", "kaggle.json", "client_secret.json",
+        "secrets/db.yaml", "deploy/credentials/prod.json",
         "terraform.tfstate",
     ],
 )  # fmt: skip
@@ -135,7 +166,8 @@ def test_secret_file_names(path: str) -> None:
     [
         "secret_sauce.py", "tokens/token.py", ".ssh/helper.py", "tokenizer.json",
         "special_tokens_map.json", "id_rsa.pub", "train.py", "data/config.json", "config.yaml",
-        "README.md", "keys.md", "docker/config.json",
+        "README.md", "keys.md", "docker/config.json", "secrets/__init__.py",
+        "secret_sauce/data.json",
     ],
 )  # fmt: skip
 def test_file_names_that_are_not_secrets(path: str) -> None:
