@@ -15,7 +15,7 @@ URLs git accepts (``https://[bad/x``), and one such remote made every launch fai
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 REDACTED = "<redacted>"
 
@@ -109,14 +109,18 @@ def is_secret_env_name(name: str) -> bool:
 
 # user-info: up to the LAST "@" before the host ends ("/", "?", "#" or a blank), so a
 # password holding an unencoded "@" goes too. git splits at the first "/?#" as well.
-# The scheme is bounded: unbounded, a long run of letters made every position rescan it.
+# Lengths are bounded here and below: unbounded, a long run of letters (or of `a:b,`)
+# made every position rescan it, and a long note took minutes.
 _USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<userinfo>[^/?#\s]*)@"
 _SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://", "sftp://")
 # scp-like `user:password@host:path` (git reads it as ssh to host).
-_SCP_PASSWORD = r"(?<![\w.+/:@-])(?P<user>[\w.+-]+):[^\s@/:]+@(?=[\w.-]+:)"
-# name=value after "?", "&", ";", "," or a blank (or at the start): a URL's query, a
-# connection string, a note's `password=...`.
-_PARAM = r"(?P<lead>^|[?&;,\s])(?P<name>[\w.\[\]-]+)=(?P<value>[^&#\s;,]*)"
+_SCP_PASSWORD = r"(?<![\w.+/:@-])(?P<user>[\w.+-]{1,64}):[^\s@/:]{1,256}@(?=[\w.-]+:)"
+# name=value after "?", "&", ";", ",", "=", "-", "/" or a blank (or at the start): a URL's
+# query, a connection string, a note's `password=...`, `--note=--password=x`. Only the
+# name is matched: a value is not consumed unless it is redacted, so a pair inside another
+# pair's value is still seen.
+_PARAM_NAME = r"(?:^|(?<=[?&;,\s=/-]))(?P<name>[\w.\[\]][\w.\[\]-]{0,63})="
+_PARAM_VALUE_END = r"[&#\s;,]"
 _BEARER = r"(?i)\b(?P<lead>bearer\s+)[A-Za-z0-9._~+/-]{16,}=*"
 _PRIVATE_KEY_HEADER = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _PRIVATE_KEY_BLOCK = r"(?s)" + _PRIVATE_KEY_HEADER + r".*?(?:-----END[A-Z0-9 ]*-----|\Z)"
@@ -160,12 +164,30 @@ def _userinfo(match: re.Match[str]) -> str:
     return _kept_user(match["scheme"], match["userinfo"])
 
 
-def _param(match: re.Match[str]) -> str:
-    lead, name, value = match["lead"], match["name"], match["value"]
-    secret = is_secret_param(name) if lead in "?&" and lead else is_secret_name(name)
-    if not secret or not value or value == REDACTED:
-        return match.group(0)
-    return f"{lead}{name}={REDACTED}"
+def _secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(name, start, end)`` of each non-empty value of a credential-named parameter."""
+    names, ends = re.compile(_PARAM_NAME), re.compile(_PARAM_VALUE_END)
+    scan = 0
+    while (match := names.search(text, scan)) is not None:
+        scan = match.end()
+        name, lead = match["name"], text[match.start() - 1 : match.start()]
+        # In a URL's query, short names carry credentials too (?key=, ?sig=).
+        if not (is_secret_param(name) if lead in ("?", "&") else is_secret_name(name)):
+            continue
+        end_match = ends.search(text, scan)
+        end = end_match.start() if end_match is not None else len(text)
+        if end > scan and text[scan:end] != REDACTED:
+            yield name, scan, end
+        scan = max(end, scan)
+
+
+def _scrub_params(text: str) -> str:
+    parts: list[str] = []
+    done = 0
+    for _, start, end in _secret_values(text):
+        parts += [text[done:start], REDACTED]
+        done = end
+    return "".join(parts) + text[done:]
 
 
 def scrub_text(text: str) -> str:
@@ -186,7 +208,7 @@ def scrub_text(text: str) -> str:
         text = re.sub(_USERINFO, _userinfo, text)
         text = re.sub(_SCP_PASSWORD, r"\g<user>@", text)
     if "=" in text:
-        text = re.sub(_PARAM, _param, text)
+        text = _scrub_params(text)
     if "earer" in text or "EARER" in text:
         text = re.sub(_BEARER, lambda m: m["lead"] + REDACTED, text)
     if any(literal in text for literal in _TOKEN_LITERALS):
@@ -247,11 +269,8 @@ def find_credential(text: str) -> str | None:
             return "a password in a URL"
     if re.search(_SCP_PASSWORD, text):
         return "a password in a URL"
-    for match in re.finditer(_PARAM, text):
-        lead, name = match["lead"], match["name"]
-        secret = is_secret_param(name) if lead in "?&" and lead else is_secret_name(name)
-        if secret and match["value"]:
-            return f"a credential in {name}="
+    for name, _, _ in _secret_values(text):
+        return f"a credential in {name}="
     if re.search(_BEARER, text):
         return "a bearer token"
     token = re.search(_TOKENS, text)
