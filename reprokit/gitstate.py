@@ -110,9 +110,9 @@ def _secret_content(path: Path) -> str | None:
         return None  # unreadable: update-index will say so, as it would without this check
 
 
-def _secret_entry(path: str, size: int, found: str) -> dict[str, Any]:
-    """A ``skipped_untracked`` entry for a secret; ``found`` (why) is for the warning only
-    and removed before the record is written (:func:`_warn_skipped`)."""
+def _secret_entry(path: str, size: int | None, found: str) -> dict[str, Any]:
+    """A ``skipped_untracked`` entry for a secret; ``found`` (why), like ``staged``, is for
+    the warning only and removed before the record is written (:func:`_warn_skipped`)."""
     return {"path": path, "size": size, "reason": "secret", "found": found}
 
 
@@ -155,15 +155,39 @@ def _split_untracked(
     return keep, skipped
 
 
+def _staged_secrets(top: Path, added: list[str]) -> list[dict[str, Any]]:
+    """``skipped_untracked`` entries for files staged but never committed that look like
+    secrets: `git add -A` before a launch must not put `.env` into a pushed snapshot. They
+    leave the snapshot's (temporary) index only; the user's index keeps them."""
+    found: list[dict[str, Any]] = []
+    for name in added:
+        path = top / name
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            st = None  # deleted on disk since: only its name can tell
+        if st is not None and path.is_symlink():
+            continue
+        why = "its name says so" if redact.secret_file_name(name) else None
+        if why is None and st is not None and (content := _secret_content(path)):
+            why = f"it holds {content}"
+        if why is not None:
+            found.append(_secret_entry(name, st.st_size if st else None, why) | {"staged": True})
+    return found
+
+
 def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
     for item in skipped:
         path, reason = item["path"], item.get("reason")
         if reason == "secret":
-            found = item.pop("found", None)  # for this message only: never recorded
+            # For this message only, never recorded: why, and whether it was staged.
+            found, staged = item.pop("found", None), item.pop("staged", False)
             why = f" {found[0].upper()}{found[1:]}." if found else ""
+            kind = "staged" if staged else "untracked"
+            fix = "Unstage it (git rm --cached) and add it" if staged else "Add it"
             text = (
-                f"untracked file {path} looks like it holds secrets and is NOT in the run's "
-                f"snapshot or diff.patch (only its name and size are recorded).{why} Add it "
+                f"{kind} file {path} looks like it holds secrets and is NOT in the run's "
+                f"snapshot or diff.patch (only its name and size are recorded).{why} {fix} "
                 "to .gitignore to silence this."
             )
         elif reason == "empty-repository":
@@ -242,11 +266,16 @@ def _build_tree(
     env = {"GIT_INDEX_FILE": str(temp_index)}
     status = gitstatus.parse_status(status_job.result())
     to_add, skipped = _split_untracked(top, status.untracked, cap)
+    staged_secrets = _staged_secrets(top, status.added)
     if status.changed_on_disk or to_add:
         # Plumbing on exactly the paths status named: no second scan of the tree, so this
         # costs the hashing of changed files only (`git add -A` would re-walk everything).
         paths = b"\0".join(os.fsencode(p) for p in [*status.changed_on_disk, *to_add])
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
+    if staged_secrets:
+        paths = b"\0".join(os.fsencode(item["path"]) for item in staged_secrets)
+        run_git("update-index", "--force-remove", "-z", "--stdin", cwd=top, env=env, input=paths)
+        skipped = sorted([*skipped, *staged_secrets], key=lambda item: str(item["path"]))
     tree = gitstatus.decode_path(run_git("write-tree", cwd=top, env=env)).strip()
     return _Tree(status, skipped, tree, env)
 

@@ -45,6 +45,9 @@ class Status:
     # Tracked paths whose working-tree file differs from the index: the only index
     # entries the snapshot has to re-hash (status already compared all the others).
     changed_on_disk: list[str] = field(default_factory=list)
+    # Paths new in the index (added, or the new name of a rename or copy): staged but never
+    # committed, so the snapshot would be the first commit to hold them.
+    added: list[str] = field(default_factory=list)
     has_submodule_entries: bool = False
 
 
@@ -90,6 +93,8 @@ def parse_status(out: bytes) -> Status:
                 st.modified.append(path)
             if b"D" in (x, y):
                 st.deleted.append(path)
+            if x == b"A" or kind == b"2":
+                st.added.append(path)
             if kind == b"2":
                 # -z puts the original path in the next NUL-separated record.
                 orig = decode_path(records[i])

@@ -18,6 +18,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import git, run_cli, write
 
 EXP = "experiments/toy/base_01_01.py"
@@ -207,3 +209,43 @@ def test_input_files_holding_credentials_are_fingerprinted_without_a_hash(tmp_pa
     write(tmp_path / "secrets" / "hf_token", "hunter22\n")
     changes = inputs.compare_inputs(list(entries.values()), tmp_path)
     assert [(c.field, c.what) for c in changes] == [("token_file", "size")]
+
+
+def test_staged_but_never_committed_secrets_stay_out_of_the_snapshot(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reprokit.gitstate import capture
+
+    write(repo / ".env", f"GITHUB_TOKEN={GH_FILE}\n")  # by its name
+    write(repo / "notes.txt", f"deploy with {GH_FILE}\n")  # by its content
+    write(repo / "train.py", "LR = 0.1\n")  # an ordinary staged file
+    git(repo, "add", ".env", "notes.txt", "train.py")
+    rec = capture(repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "diff.patch")
+    assert rec is not None
+    snapshot = git(repo, "ls-tree", "-r", "--name-only", rec["snapshot"]).split()
+    assert "train.py" in snapshot and ".env" not in snapshot and "notes.txt" not in snapshot
+    assert GH_FILE.encode() not in (tmp_path / "diff.patch").read_bytes()
+    assert rec["staged"] == [".env", "notes.txt", "train.py"]
+    assert rec["skipped_untracked"] == [
+        {"path": ".env", "size": 54, "reason": "secret"},
+        {"path": "notes.txt", "size": 53, "reason": "secret"},
+    ]
+    err = capsys.readouterr().err
+    assert "staged file .env looks like it holds secrets and is NOT in the run's snapshot" in err
+    assert "It holds a GitHub token. Unstage it (git rm --cached) and add it" in err
+    # The user's own index is untouched: both stay staged.
+    assert git(repo, "diff", "--cached", "--name-only").split() == [".env", "notes.txt", "train.py"]
+
+
+def test_a_secret_over_the_size_cap_is_named_never_hashed(repo: Path, tmp_path: Path) -> None:
+    from reprokit.gitstate import capture
+
+    write(repo / "id_rsa", "x" * 200)
+    write(repo / "big.bin", "y" * 200)
+    rec = capture(repo, "run_1", untracked_size_cap=100, patch_path=tmp_path / "diff.patch")
+    assert rec is not None
+    assert rec["skipped_untracked"] == [
+        {"path": "big.bin", "size": 200, "sha256": rec["skipped_untracked"][0]["sha256"],
+         "reason": "size"},
+        {"path": "id_rsa", "size": 200, "reason": "secret"},
+    ]  # fmt: skip
