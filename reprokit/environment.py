@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+# Credential rules live in reprokit.redact (one owner); these names stay importable here.
+from reprokit.redact import (
+    REDACTED as REDACTED,
+    is_secret_env_name as is_secret_name,
+    scrub_argv as scrub_argv,
+    scrub_text,
+    scrub_url as scrub_url,
+)
 
 # Environment variables that change what a run computes or where it runs.
 ENV_ALLOW = (
@@ -56,16 +64,6 @@ ENV_ALLOW = (
     # settings, the demo's install switch) and would only clutter the record.
     "REPROKIT_OUTPUTS",
 )
-# Never recorded, even when allow-listed (e.g. TORCH_HUB_TOKEN).
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASS", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE")
-_SECRET_OPTION = re.compile(r"(token|key|secret|passw|credential|auth|private|cookie)", re.I)
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
-REDACTED = "<redacted>"
-
-
-def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
 
 
 def _allow_rules() -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
@@ -85,11 +83,12 @@ def _allow_rules() -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
 
 
 def allowed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The allow-listed environment variables, minus any whose name looks like a secret."""
+    """The allow-listed environment variables, minus any whose name looks like a secret,
+    with credentials scrubbed from the values (``NCCL_...=tcp://user:pw@host``)."""
     source = os.environ if environ is None else environ
     prefixes, exact, other = _allow_rules()
     return {
-        name: source[name]
+        name: scrub_text(source[name])
         for name in sorted(source)
         if (
             name.startswith(prefixes)
@@ -98,31 +97,6 @@ def allowed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         )
         and not is_secret_name(name)
     }
-
-
-def scrub_url(text: str) -> str:
-    """``https://user:token@host/x`` -> ``https://host/x``."""
-    return _URL_USERINFO.sub(r"\g<scheme>", text)
-
-
-def scrub_argv(argv: Sequence[str]) -> list[str]:
-    """The command line with credentials replaced: ``--token=x``, ``--api-key x``, URLs."""
-    out: list[str] = []
-    redact_next = False
-    for arg in argv:
-        if redact_next:
-            out.append(REDACTED)
-            redact_next = False
-            continue
-        if arg.startswith("-") and _SECRET_OPTION.search(arg.split("=", 1)[0]):
-            if "=" in arg:
-                out.append(arg.split("=", 1)[0] + "=" + REDACTED)
-            else:
-                out.append(arg)
-                redact_next = True
-            continue
-        out.append(scrub_url(arg))
-    return out
 
 
 def _headers(path: Path) -> tuple[str, str] | None:

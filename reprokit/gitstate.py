@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reprokit import gitstatus
+from reprokit import gitstatus, redact
 from reprokit.background import Background
 from reprokit.gitcmd import REPROKIT_IDENTITY, locate, run_git
 
@@ -90,25 +90,38 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-# Untracked files that usually hold credentials. A snapshot is a commit under a ref meant
-# to be pushed, and diff.patch is shared with the run folder: these are never copied into
-# either, only named (path and size, no hash: a hash of a short password can be reversed).
-# Python modules are never matched: an experiment may import `secret_sauce.py`.
-_SECRET_FILE = re.compile(
-    r"""(?ix) ^ (?:
-        \.env (?:\..*)? | \.envrc | \.netrc | \.pypirc | \.npmrc | \.git-credentials
-      | \.htpasswd | id_(?:rsa|dsa|ecdsa|ed25519)
-      | .*\.(?:pem|key|p12|pfx|kdbx|jks|keystore)
-      | (?!.*\.py$) .*(?:secret|credential|passw).*
-    ) $""",
-)
+# Untracked files that hold credentials, by name (.pgpass, token.txt, id_*, *.pem) or by
+# content (a private key, a token's shape): see reprokit.redact. A snapshot is a commit
+# under a ref meant to be pushed, and diff.patch is shared with the run folder: such files
+# are never copied into either, only named (path and size, no hash: a hash of a short
+# password can be reversed).
+
+
+def _secret_content(path: Path) -> str | None:
+    """What credential the start of an untracked file holds; None when none.
+
+    Only the first :data:`redact.CONTENT_SAMPLE` bytes are read: every untracked file is
+    checked on the launch path, and credential files are small with their marker up front.
+    """
+    try:
+        with path.open("rb") as f:
+            return redact.secret_content(f.read(redact.CONTENT_SAMPLE))
+    except OSError:
+        return None  # unreadable: update-index will say so, as it would without this check
+
+
+def _secret_entry(path: str, size: int | None, found: str) -> dict[str, Any]:
+    """A ``skipped_untracked`` entry for a secret; ``found`` (why), like ``staged``, is for
+    the warning only and removed before the record is written (:func:`_warn_skipped`)."""
+    return {"path": path, "size": size, "reason": "secret", "found": found}
 
 
 def _split_untracked(
     top: Path, untracked: list[str], cap: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Untracked paths to add, and the ones left out (loudly): files over ``cap`` bytes,
-    files that look like secrets, and nested repositories with no commit to point at."""
+    files that look like secrets (by name or content), and nested repositories with no
+    commit to point at. A secret's entry carries ``found`` (why) for the warning only."""
     keep: list[str] = []
     skipped: list[dict[str, Any]] = []
     for name in untracked:
@@ -126,25 +139,56 @@ def _split_untracked(
             st = path.lstat()
         except FileNotFoundError:
             continue  # deleted since status listed it: it is not part of the state any more
-        if _SECRET_FILE.match(path.name) and not path.is_symlink():
-            skipped.append({"path": name, "size": st.st_size, "reason": "secret"})
-        elif path.is_symlink() or st.st_size <= cap:
-            keep.append(name)
-        else:
+        if path.is_symlink():
+            keep.append(name)  # snapshotted as a link (its target's path), never its content
+        elif redact.secret_file_name(name):
+            # Before the size test: a large secret is still named, never hashed.
+            skipped.append(_secret_entry(name, st.st_size, "its name says so"))
+        elif st.st_size > cap:
             skipped.append(
                 {"path": name, "size": st.st_size, "sha256": _sha256(path), "reason": "size"}
             )
+        elif found := _secret_content(path):
+            skipped.append(_secret_entry(name, st.st_size, f"it holds {found}"))
+        else:
+            keep.append(name)
     return keep, skipped
+
+
+def _staged_secrets(top: Path, added: list[str]) -> list[dict[str, Any]]:
+    """``skipped_untracked`` entries for files staged but never committed that look like
+    secrets: `git add -A` before a launch must not put `.env` into a pushed snapshot. They
+    leave the snapshot's (temporary) index only; the user's index keeps them."""
+    found: list[dict[str, Any]] = []
+    for name in added:
+        path = top / name
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            st = None  # deleted on disk since: only its name can tell
+        if st is not None and path.is_symlink():
+            continue
+        why = "its name says so" if redact.secret_file_name(name) else None
+        if why is None and st is not None and (content := _secret_content(path)):
+            why = f"it holds {content}"
+        if why is not None:
+            found.append(_secret_entry(name, st.st_size if st else None, why) | {"staged": True})
+    return found
 
 
 def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
     for item in skipped:
         path, reason = item["path"], item.get("reason")
         if reason == "secret":
+            # For this message only, never recorded: why, and whether it was staged.
+            found, staged = item.pop("found", None), item.pop("staged", False)
+            why = f" {found[0].upper()}{found[1:]}." if found else ""
+            kind = "staged" if staged else "untracked"
+            fix = "Unstage it (git rm --cached) and add it" if staged else "Add it"
             text = (
-                f"untracked file {path} looks like it holds secrets and is NOT in the run's "
-                "snapshot or diff.patch (only its name and size are recorded). Add it to "
-                ".gitignore to silence this."
+                f"{kind} file {path} looks like it holds secrets and is NOT in the run's "
+                f"snapshot or diff.patch (only its name and size are recorded).{why} {fix} "
+                "to .gitignore to silence this."
             )
         elif reason == "empty-repository":
             text = (
@@ -222,11 +266,16 @@ def _build_tree(
     env = {"GIT_INDEX_FILE": str(temp_index)}
     status = gitstatus.parse_status(status_job.result())
     to_add, skipped = _split_untracked(top, status.untracked, cap)
+    staged_secrets = _staged_secrets(top, status.added)
     if status.changed_on_disk or to_add:
         # Plumbing on exactly the paths status named: no second scan of the tree, so this
         # costs the hashing of changed files only (`git add -A` would re-walk everything).
         paths = b"\0".join(os.fsencode(p) for p in [*status.changed_on_disk, *to_add])
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
+    if staged_secrets:
+        paths = b"\0".join(os.fsencode(item["path"]) for item in staged_secrets)
+        run_git("update-index", "--force-remove", "-z", "--stdin", cwd=top, env=env, input=paths)
+        skipped = sorted([*skipped, *staged_secrets], key=lambda item: str(item["path"]))
     tree = gitstatus.decode_path(run_git("write-tree", cwd=top, env=env)).strip()
     return _Tree(status, skipped, tree, env)
 

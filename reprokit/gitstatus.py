@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from reprokit.gitcmd import run_git
+from reprokit.redact import scrub_url
 
 # --no-optional-locks: status must not refresh (rewrite) the user's index file.
 STATUS_ARGS = (
@@ -20,22 +20,15 @@ STATUS_ARGS = (
 
 
 def redact_url(url: str) -> str:
-    """Remove credentials from a remote URL.
+    """Remove credentials from a remote URL (:func:`reprokit.redact.scrub_url`).
 
-    ``https://user:token@host/x`` and ``https://token@host/x`` become ``https://host/x``;
-    for ssh-like schemes the user name is kept (it is needed to connect and is not a
-    secret) but a password is dropped. scp-like ``git@host:x`` has no password and is kept.
+    ``https://user:token@host/x`` and ``https://token@host/x`` become ``https://host/x``,
+    ``?private_token=x`` becomes ``?private_token=<redacted>``; for ssh-like schemes the
+    user name is kept (it is needed to connect and is not a secret) but a password is
+    dropped. Never raises: a URL git accepts but Python's URL parser rejects
+    (``https://[bad/x``) once made every launch fail.
     """
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    if parts.scheme in ("ssh", "git+ssh", "ssh+git") and user:
-        hostport = f"{user}@{hostport}"
-    return urlunsplit(parts._replace(netloc=hostport))
+    return scrub_url(url)
 
 
 @dataclass
@@ -52,6 +45,9 @@ class Status:
     # Tracked paths whose working-tree file differs from the index: the only index
     # entries the snapshot has to re-hash (status already compared all the others).
     changed_on_disk: list[str] = field(default_factory=list)
+    # Paths new in the index (added, or the new name of a rename or copy): staged but never
+    # committed, so the snapshot would be the first commit to hold them.
+    added: list[str] = field(default_factory=list)
     has_submodule_entries: bool = False
 
 
@@ -97,6 +93,8 @@ def parse_status(out: bytes) -> Status:
                 st.modified.append(path)
             if b"D" in (x, y):
                 st.deleted.append(path)
+            if x == b"A" or kind == b"2":
+                st.added.append(path)
             if kind == b"2":
                 # -z puts the original path in the next NUL-separated record.
                 orig = decode_path(records[i])

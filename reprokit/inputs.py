@@ -52,6 +52,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _digest(path: Path) -> str | None:
+    """A small file's sha256; None for a file that holds credentials, by its name or its
+    first bytes (``token_file: Path``): the record is shared, and a hash of a short
+    password can be reversed. Such a file is compared by size and mtime instead."""
+    from reprokit import redact
+
+    if redact.secret_file_name(path.as_posix()):
+        return None
+    with path.open("rb") as f:
+        if redact.secret_content(f.read(redact.CONTENT_SAMPLE)):
+            return None
+    return sha256_file(path)
+
+
 def fingerprint_path(path: Path) -> dict[str, Any] | None:
     """``{kind, size, mtime, sha256, files, complete}`` of a file or folder; None if missing.
 
@@ -94,7 +108,7 @@ def fingerprint_path(path: Path) -> dict[str, Any] | None:
         "kind": "file",
         "size": st.st_size,
         "mtime": st.st_mtime,
-        "sha256": sha256_file(path) if st.st_size <= HASH_LIMIT else None,
+        "sha256": _digest(path) if st.st_size <= HASH_LIMIT else None,
         "files": None,
         "complete": True,
     }

@@ -19,7 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reprokit import determinism, environment, experiment, liverun, metrics, runconfig, store
+from reprokit import (
+    determinism,
+    environment,
+    experiment,
+    liverun,
+    metrics,
+    redact,
+    runconfig,
+    store,
+)
 from reprokit.background import Background
 from reprokit.errors import EXIT_FAILURE, EXIT_OK, ReprokitError
 from reprokit.paths import shown
@@ -257,11 +266,13 @@ def launch(
             # With the pid, names this process: readers tell it from a later one on the pid.
             "pid_started": store.pid_started(os.getpid()),
             "host": store.hostname(),
+            # Every free-text string the record keeps is scrubbed of credentials: the run
+            # folder is shared and feeds the index (reprokit.redact).
             "command": environment.scrub_argv(sys.argv),
-            "cwd": os.getcwd(),
+            "cwd": redact.scrub_text(os.getcwd()),
             "smoke": smoke,
             "deterministic": deterministic,
-            "note": note,
+            "note": _scrubbed_note(note),
             "checked": not no_check,
             "replay_of": replay_of,
             "rank": rank,
@@ -335,7 +346,8 @@ def launch(
         except BaseException as e:
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
-        print(f"reprokit: error: {e}", file=sys.stderr)
+        # Still tee'd into output.log: scrubbed like the record's copy of the message.
+        print(f"reprokit: error: {redact.scrub_text(str(e))}", file=sys.stderr)
     finally:
         # Ctrl-C while finalizing would leave a `running` record behind: ignore it briefly.
         previous_int = liverun.ignore_signals()
@@ -369,6 +381,17 @@ def launch(
         finally:
             liverun.restore_signals(previous_term, previous_int)
     return int(outcome["exit_code"])
+
+
+def _scrubbed_note(note: str | None) -> str | None:
+    """``--note`` without credentials (``https://user:token@host`` → ``https://host``),
+    saying so when something was removed."""
+    if note is None:
+        return None
+    scrubbed = redact.scrub_text(note)
+    if scrubbed != note:
+        print("reprokit: warning: removed credentials from --note", file=sys.stderr)
+    return scrubbed
 
 
 def _write_config(run_dir: Path, config: Any) -> None:

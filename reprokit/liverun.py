@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprokit import metrics, store
+from reprokit import metrics, redact, store
 from reprokit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ReprokitError
 
 if TYPE_CHECKING:  # only for annotations: a runtime alias costs typing work on every launch
@@ -119,7 +119,8 @@ def outcome_of(exc: BaseException, run_dir: Path, *, during_setup: bool) -> dict
     tb = exc.__traceback__
     if not during_setup and tb is not None and tb.tb_next is not None:
         tb = tb.tb_next  # start at main: launch's own frame is noise to the user
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    # A connection error names its URL, token and all: the record keeps it scrubbed.
+    text = redact.scrub_text("".join(traceback.format_exception(type(exc), exc, tb)))
     store.write_text(run_dir / store.TRACEBACK_FILE, text)
     if not during_setup:
         print(text, file=sys.stderr, end="")
@@ -127,7 +128,7 @@ def outcome_of(exc: BaseException, run_dir: Path, *, during_setup: bool) -> dict
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     else:
         code = EXIT_FAILURE
-    message = exc.message if isinstance(exc, ReprokitError) else str(exc)
+    message = redact.scrub_text(exc.message if isinstance(exc, ReprokitError) else str(exc))
     return {
         "status": "failed",
         "exit_code": code,

@@ -41,6 +41,8 @@ class Settings:
     metric_directions: dict[str, str] = field(default_factory=dict)
     # smoke: seconds allowed per experiment.
     smoke_timeout: float = 300.0
+    # check RK505: a config field that holds a credential (its name or its value says so).
+    secret_fields: bool = True
 
     @property
     def pyproject(self) -> Path:
@@ -63,6 +65,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "deterministic": bool,
     "metric_directions": dict,
     "smoke_timeout": (int, float),
+    "secret_fields": bool,
 }
 
 
@@ -115,4 +118,5 @@ def load_settings(start: Path | None = None) -> Settings:
         deterministic=table.get("deterministic", False),
         metric_directions=directions,
         smoke_timeout=float(table.get("smoke_timeout", 300.0)),
+        secret_fields=table.get("secret_fields", True),
     )

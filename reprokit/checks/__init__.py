@@ -21,6 +21,8 @@ RK501   no module-level ``config``
 RK502   ``config`` is not a dataclass instance
 RK503   ``config`` or a nested dataclass value is not ``frozen=True``
 RK504   a field holds a list, dict, set or bytearray (``allow_mutable_fields``)
+RK505   a field holds a credential: its name says so (``api_key``, ``password``, ``token``)
+        and it has a value, or its value is one (``secret_fields``)
 RK601   ``config`` cannot be dumped to YAML or loaded back (e.g. a lambda field)
 RK602   loading the dumped YAML gives a different config
 RK603   the YAML is not byte-stable (dump, load, dump gives other text)

@@ -3,9 +3,10 @@
 These look at the live objects of a module imported once, in this process (importing it,
 and the findings for a failed import, are in ``reprokit.checks.importing``):
 RK501 no config, RK502 config is not a dataclass instance, RK503/RK504 frozen all the way
-down (``checks.frozen``), RK601-RK603 the config round-trips through YAML and RK605/RK606
-smoke() works and round-trips (``checks.roundtrip``), RK604 no callable main, RK610 the
-family's base defines no smoke().
+down (``checks.frozen``), RK505 no field holds a credential (``checks.secrets``),
+RK601-RK603 the config round-trips through YAML and RK605/RK606 smoke() works and
+round-trips (``checks.roundtrip``), RK604 no callable main, RK610 the family's base
+defines no smoke().
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from reprokit.checks.findings import Finding
 from reprokit.checks.frozen import frozen_findings
 from reprokit.checks.locations import Locator
 from reprokit.checks.roundtrip import roundtrip_finding, smoke_findings
+from reprokit.checks.secrets import secret_findings
 from reprokit.settings import Settings
 
 
@@ -86,6 +88,8 @@ def module_findings(
         )
         return findings
     findings += frozen_findings(config, path, loc, settings.allow_mutable_fields, settings.root)
+    if settings.secret_fields:
+        findings += secret_findings(config, path, loc, settings.root)
     roundtrip = roundtrip_finding(path, config, loc)
     if roundtrip is not None:
         findings.append(roundtrip)

@@ -61,6 +61,7 @@ def fingerprint(settings: Settings) -> str:
         settings.entry,
         str(settings.allow_mutable_fields),
         str(settings.require_smoke),
+        str(settings.secret_fields),
         *stamps,
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
