@@ -109,8 +109,17 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
         return None
     import hashlib
 
+    from reprokit import recordtrust
+
+    name = git.get("patch_file") or store.PATCH_FILE
+    path = run_dir / str(name)
+    # A record from someone else must not make `runs` read /dev/zero or a file elsewhere.
+    if recordtrust.relative_path_problem(name) or not recordtrust.regular_file_inside(
+        path, run_dir
+    ):
+        return None
     try:
-        patch = (run_dir / str(git.get("patch_file") or store.PATCH_FILE)).read_bytes()
+        patch = path.read_bytes()
     except OSError:
         return None  # no patch to compare: the run's snapshot names a state of its own
     return hashlib.sha256(patch).hexdigest()
