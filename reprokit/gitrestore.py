@@ -290,7 +290,7 @@ def _checkout(
             return "fetched", remote
     if base is not None and _commit_of(top, base) is None:
         raise _missing_error(git_record, tried)
-    patch = _patch_file(git_record, run_dir)
+    patch = _patch_file(git_record, run_dir, tried)
     _worktree_add(top, dest, base if base is not None else _empty_base(top))
     if patch.stat().st_size:
         try:
@@ -310,14 +310,17 @@ def _checkout(
     return "patch", None
 
 
-def _patch_file(git_record: Mapping[str, Any], run_dir: Path) -> Path:
+def _patch_file(git_record: Mapping[str, Any], run_dir: Path, tried: list[str]) -> Path:
     """The run's ``diff.patch``: a regular file inside the run folder (no link out of it)."""
     name = git_record.get("patch_file") or "diff.patch"
     patch = recordtrust.path_inside(name, run_dir, run_dir / "run.json", "git.patch_file")
     if not patch.is_file():
+        where = f"could not be fetched from {', '.join(tried)}" if tried else "there is no remote"
         raise ReprokitError(
-            f"cannot rebuild the code: the snapshot is not available and {patch} is missing",
-            hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote",
+            f"cannot rebuild the code: the snapshot is not in this repository, {where}, "
+            f"and {patch} is missing",
+            hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote "
+            "(`git remote add` the one that has it)",
         )
     return patch
 

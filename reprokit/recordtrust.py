@@ -160,10 +160,7 @@ def env_refusal(name: Any, value: Any) -> str | None:
             value.isascii() and value.isdigit() and int(value) <= _HASHSEED_MAX
         )
         return None if ok else 'PYTHONHASHSEED must be "random" or 0..4294967295'
-    upper = name.upper()
-    if upper.startswith(_CODE_LOADING_PREFIXES) or any(w in upper for w in _CODE_LOADING_WORDS):
-        return "it can change what code loads"
-    if _CODE_LOADING_PARTS & set(upper.split("_")):
+    if loads_code(name):
         return "it can change what code loads"
     if not environment.allowed_env({name: value}):
         return "not on reprokit's allow-list of variables"
@@ -171,6 +168,16 @@ def env_refusal(name: Any, value: Any) -> str | None:
         # A path from another machine: a dump or log folder, a library, a config file.
         return "its value names a path"
     return None
+
+
+def loads_code(name: str) -> bool:
+    """Whether a variable of this name can make a process load other code."""
+    upper = name.upper()
+    if upper.startswith(_CODE_LOADING_PREFIXES) and upper != "PYTHONHASHSEED":
+        return True
+    if any(word in upper for word in _CODE_LOADING_WORDS):
+        return True
+    return bool(_CODE_LOADING_PARTS & set(upper.split("_")))
 
 
 def is_location(name: str) -> bool:
@@ -189,7 +196,12 @@ def recorded_env(env: Any) -> tuple[dict[str, str], list[str]]:
     applied: dict[str, str] = {}
     refused: list[str] = []
     for name, value in env.items():
-        if isinstance(name, str) and _ENV_NAME.fullmatch(name) and is_location(name):
+        if (
+            isinstance(name, str)
+            and _ENV_NAME.fullmatch(name)
+            and is_location(name)
+            and not loads_code(name)
+        ):
             continue
         why = env_refusal(name, value)
         if why is None:
