@@ -554,3 +554,90 @@ def test_gpu_selections_that_may_reach_cuda(value: str) -> None:
 def test_a_gpu_selection_with_anything_else_is_refused() -> None:
     with pytest.raises(ReprokitError):
         recordtrust.gpu_devices("0;touch x")
+
+
+# --- beyond replay: other commands that read a record, and what git already refuses --
+
+
+_EVIL_HUNKS = {
+    "into .git": (
+        "diff --git a/.git/hooks/post-checkout b/.git/hooks/post-checkout\n"
+        "new file mode 100755\nindex 0000000..1111111\n--- /dev/null\n"
+        "+++ b/.git/hooks/post-checkout\n@@ -0,0 +1 @@\n+touch {marker}\n"
+    ),
+    "through a link": (
+        "diff --git a/lnk b/lnk\nnew file mode 120000\nindex 0000000..1111111\n"
+        "--- /dev/null\n+++ b/lnk\n@@ -0,0 +1 @@\n+{outside}\n\\ No newline at end of file\n"
+        "diff --git a/lnk/evil b/lnk/evil\nnew file mode 100644\nindex 0000000..2222222\n"
+        "--- /dev/null\n+++ b/lnk/evil\n@@ -0,0 +1 @@\n+evil\n"
+    ),
+    "out of the worktree": (
+        "diff --git a/../evil b/../evil\nnew file mode 100644\nindex 0000000..2222222\n"
+        "--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+evil\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("where", sorted(_EVIL_HUNKS))
+def test_a_patch_that_writes_outside_its_files_is_refused_by_git(
+    launched: Path,
+    tmpdir_here: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    repo = launched
+    outside, marker = tmp_path / "outside", tmp_path / "PWNED"
+    outside.mkdir()
+    _drop_snapshot(repo, "run_1")
+    patch = repo / "outputs" / "run_1" / "diff.patch"
+    hunk = _EVIL_HUNKS[where].format(marker=marker, outside=outside)
+    patch.write_text(patch.read_text() + hunk)
+
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+
+    assert code == 1
+    assert "does not apply to" in err
+    assert "invalid path" in err or "beyond a symbolic link" in err
+    assert list(outside.iterdir()) == [] and not marker.exists()
+    assert sorted(p.name for p in tmpdir_here.iterdir()) == []
+    assert not (tmp_path / "evil").exists() and not (repo / ".git" / "hooks").exists()
+    _no_leftovers(repo, tmpdir_here)
+
+
+def test_blame_of_a_run_never_follows_an_experiment_path_outside_the_experiments(
+    launched: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A file shipped inside the run folder: `blame --ablate` would launch it.
+    repo = launched
+    write(repo / "outputs" / "run_1" / "evil_01_01.py", EXP_SOURCE)
+    _edit(repo, "run_1", experiment__path="outputs/run_1/evil_01_01.py")
+    monkeypatch.chdir(repo)
+    assert main(["blame", "value", "run_1"]) == 1
+    err = capfd.readouterr().err
+    assert "run_1/run.json: experiment.path is not inside " in err
+
+
+def test_diff_code_fetches_only_from_configured_remotes(
+    launched: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    repo = launched
+    assert run_cli(repo, "launch", EXP, "--no-check").returncode == 0
+    shared = tmp_path / "shared.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(shared))
+    git(repo, "push", "-q", str(shared), "refs/reprokit/*:refs/reprokit/*")
+    _drop_snapshot(repo, "run_2")
+    _edit(repo, "run_2", git__remotes={"origin": str(shared)})
+    monkeypatch.chdir(repo)
+
+    assert main(["diff", "run_1", "run_2", "--code"]) == 1
+    assert "is not in this repository and there is no remote to fetch it from" in (
+        capfd.readouterr().err
+    )
+
+    git(repo, "remote", "add", "team", str(shared))  # the user's own remote: fetched
+    assert main(["diff", "run_1", "run_2", "--code"]) == 0
