@@ -24,7 +24,6 @@ a warning instead (see each function).
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -52,7 +51,9 @@ LOCATION_SUFFIXES = ("_HOME", "_PATH", "_DIR", "_DIRECTORY", "_ROOT", "_CACHE", 
 # OpenMP tools (OMP_TOOL turns them on, OMP_TOOL_VERBOSE_INIT writes a log file).
 _CODE_LOADING_PREFIXES = ("PATH", "PYTHON", "LD_", "DYLD_", "GIT_")
 _CODE_LOADING_WORDS = ("PRELOAD", "PLUGIN", "LIBRAR", "INJECT", "HOOK")
-_CODE_LOADING_PARTS = frozenset(("LIB", "LIBS", "TOOL", "TOOLS", "SO", "DLL"))
+_CODE_LOADING_PARTS = frozenset(("TOOL", "TOOLS"))
+# As the last word only: KMP_DUPLICATE_LIB_OK is a switch, MKL_LIB would name a library.
+_CODE_LOADING_LAST = frozenset(("LIB", "LIBS", "SO", "DLL", "DYLIB"))
 _MAX_ENV_VALUE = 4096
 _HASHSEED_MAX = 4294967295
 _MAX_THREADS = 65536
@@ -177,7 +178,8 @@ def loads_code(name: str) -> bool:
         return True
     if any(word in upper for word in _CODE_LOADING_WORDS):
         return True
-    return bool(_CODE_LOADING_PARTS & set(upper.split("_")))
+    parts = upper.split("_")
+    return bool(_CODE_LOADING_PARTS & set(parts)) or parts[-1] in _CODE_LOADING_LAST
 
 
 def is_location(name: str) -> bool:
@@ -253,11 +255,6 @@ def gpu_devices(value: str | None) -> str | None:
     if all(_GPU_TOKEN.fullmatch(token) for token in value.split(",")):
         return value
     raise ReprokitError(f"refusing a GPU selection that is not indices or GPU UUIDs: {value!r}")
-
-
-def finite_number(value: Any) -> bool:
-    """A JSON number that is a real, finite number (not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def regular_file_inside(path: Path, folder: Path) -> bool:

@@ -121,7 +121,15 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
     original.experiment_path  # noqa: B018
     original.root_id  # noqa: B018
     recordtrust.seed(original.record.get("seed"), original.record_file)
-    if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
+    config = run_dir / store.CONFIG_FILE
+    if not smoke and config.is_file() and not recordtrust.regular_file_inside(config, run_dir):
+        # A link to a file elsewhere (a key, a token) would be read by the replay, and a
+        # parse error quoting it would land in the replay's output.log.
+        raise ReprokitError(
+            f"{config} is a link to a file outside the run folder; refusing to read it",
+            hint="replace the link with the run's own config.yaml",
+        )
+    if not smoke and not config.is_file():
         raise ReprokitError(
             f"{run_dir / store.CONFIG_FILE} is missing: the recorded config is what a replay runs",
             hint="restore the run folder, or replay with --smoke to run the smoke config",

@@ -155,7 +155,12 @@ def test_recorded_variables_that_load_code_never_reach_the_replay(
         "CUDA_LAUNCH_BLOCKING": "1\nLD_PRELOAD=x",
         "PYTHONHASHSEED": "--evil",
     }
-    fine = {"OMP_NUM_THREADS": "3", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    fine = {
+        "OMP_NUM_THREADS": "3",
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        "NCCL_DEBUG": "INFO",
+        "CUDA_MODULE_LOADING": "LAZY",
+    }
     _edit(repo, "run_1", environment__env={**hostile, **fine})
 
     code, err = _replay(repo, monkeypatch, capfd, "run_1")
@@ -209,6 +214,21 @@ def test_pythonhashseed_is_applied_only_with_a_value_python_accepts(
 def test_other_code_loading_locations_and_unlisted_names_are_not_applied(name: str) -> None:
     env, _ = replayprep.child_environment({"environment": {"env": {name: "value"}}}, None, base={})
     assert name not in env
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KMP_DUPLICATE_LIB_OK", "TRUE"),
+        ("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"),
+        ("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX"),
+    ],
+)
+def test_ordinary_settings_are_applied(name: str, value: str) -> None:
+    env, refused = replayprep.child_environment(
+        {"environment": {"env": {name: value}}}, None, base={}
+    )
+    assert (env.get(name), refused) == (value, [])
 
 
 def test_recorded_torch_settings_are_bounded() -> None:
@@ -641,3 +661,35 @@ def test_diff_code_fetches_only_from_configured_remotes(
 
     git(repo, "remote", "add", "team", str(shared))  # the user's own remote: fetched
     assert main(["diff", "run_1", "run_2", "--code"]) == 0
+
+
+def test_links_out_of_the_run_folder_are_neither_read_nor_copied(
+    launched: Path,
+    tmpdir_here: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    repo = launched
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    run = repo / "outputs" / "run_1"
+    (run / "diff.patch").unlink()
+    (run / "diff.patch").symlink_to(secret)
+
+    # The snapshot ref is here, so the patch is not needed: the replay runs, and the
+    # linked file is not copied into its run folder.
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    assert code == 0, err
+    assert not (repo / "outputs" / "run_2" / "diff.patch").exists()
+    assert b"PRIVATE KEY" not in b"".join(
+        p.read_bytes() for p in (repo / "outputs" / "run_2").iterdir() if p.is_file()
+    )
+
+    (run / "config.yaml").unlink()
+    (run / "config.yaml").symlink_to(secret)
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    assert code == 1
+    assert "config.yaml is a link to a file outside the run folder" in err
+    assert "PRIVATE KEY" not in err
+    _no_leftovers(repo, tmpdir_here)
