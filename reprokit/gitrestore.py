@@ -4,6 +4,10 @@ The user's repository is left as it is: no branches are created and HEAD, index 
 working tree are untouched. A worktree only adds bookkeeping under ``.git/worktrees``,
 which :func:`remove_worktree` clears again; a fetched snapshot keeps its
 ``refs/reprokit/runs/<id>`` ref. Submodules are not checked out inside the worktree.
+
+The record says which commit, ref and tree; it never says where to fetch from (only the
+user's configured remotes are asked, over transports that cannot run a command, with a
+time limit), and whatever the rebuild, the worktree's tree must be the recorded one.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
 """``reprokit replay``: rebuild a run's exact code state, re-run it, and check the numbers.
 
 1. The run's snapshot is checked out as a temporary detached ``git worktree``
-   (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from a
-   remote, or rebuilt from HEAD + ``diff.patch``). The user's branches, index and files
-   are never touched; the worktree is removed at the end unless ``--keep-worktree``.
+   (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from one
+   of the user's configured remotes, or rebuilt from HEAD + ``diff.patch``), and its tree
+   must be the recorded ``git.tree`` (``--allow-tree-mismatch`` runs it anyway, recorded).
+   The user's branches, index and files are never touched; the worktree is removed at
+   the end, also on Ctrl-C or SIGTERM, unless ``--keep-worktree``.
+
+The record may come from someone else: every value of it that reaches a path, the
+environment, git or the child's command line is checked first by
+:mod:`reprokit.recordtrust` (docs/security.md lists them).
 2. Inputs outside git are made visible in the worktree (the project's ignored entries,
    such as ``data/``, and untracked files the snapshot skipped for size are symlinked;
    see :mod:`reprokit.replayprep`), and the recorded input fingerprints are compared
@@ -14,7 +20,8 @@
    likely causes, is :mod:`reprokit.replaynotes`.
 4. The run is launched in a child process whose working directory and import root are
    the worktree, with the recorded config, seed, deterministic flag, allow-listed
-   environment variables, GPU selection, thread counts and precision flags (``--smoke``:
+   environment variables (never one that can change what code loads), GPU selection,
+   thread counts and precision flags (``--smoke``:
    the snapshot's smoke config with the recorded seed). The child is started before the
    probe of step 3 and waits at a gate (see :func:`reprokit.replayprep.launch_command`),
    so its start-up overlaps the probe; it runs nothing unless the replay goes ahead. It

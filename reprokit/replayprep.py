@@ -14,9 +14,12 @@ be the user's repository, whose current files must not leak into the replay; or
 site-packages, which must not shadow the standard library) becomes importable. The
 experiment and its local modules then come from the worktree, as at the original launch.
 
-*Environment.* The recorded allow-listed variables (``environment.env``, which includes
-PYTHONHASHSEED when it was set) replace the allow-listed variables here: a variable set
-here but not at the original run is removed. Two kinds are exempt: locations
+*Environment.* The recorded variables (``environment.env``, which includes
+PYTHONHASHSEED when it was set) that :func:`reprokit.recordtrust.recorded_env` accepts
+(launch's allow-list, minus anything that can change what code loads, values without
+paths or line breaks) replace the allow-listed variables here: a variable set here but
+not at the original run is removed, and each refused one is named in a warning and in
+the replay's record (``replay.env_refused``). Two kinds are exempt: locations
 (``*_HOME``, ``*_PATH``, ``*_DIR``, ...) stay as they are here, and torchrun's rendezvous
 variables are never applied (a replay is one process). CUDA_VISIBLE_DEVICES is then chosen by
 :func:`reprokit.envcompare.gpu_selection`, and the recorded torch thread counts and
@@ -28,7 +31,8 @@ bootstrap applies (:func:`apply_recorded_torch`) before launch imports the exper
 except the outputs folder, virtualenvs, bytecode and caches, so relative paths in a config
 resolve as the user expects. The links point at the user's *current* files: inputs are
 not versioned, which is why launch fingerprints them and replay reports what changed.
-Large untracked files that the snapshot skipped are linked the same way.
+Large untracked files that the snapshot skipped are linked the same way, when their
+recorded path is a plain relative path inside the worktree.
 """
 
 from __future__ import annotations
