@@ -322,6 +322,8 @@ def test_a_skipped_untracked_path_never_links_outside_the_worktree(
         ("git__snapshot_ref", "refs/reprokit/../heads/main", "git.snapshot_ref is not a plain"),
         ("git__sha", "--upload-pack=touch x", "git.sha is not a commit id"),
         ("git__tree", "HEAD", "git.tree is not a commit id"),
+        ("seed", "5 --deterministic", '"seed" should be an integer'),
+        ("seed", True, '"seed" should be an integer'),
     ],
 )
 def test_ids_refs_and_paths_from_a_record_are_checked_before_use(
@@ -330,7 +332,7 @@ def test_ids_refs_and_paths_from_a_record_are_checked_before_use(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     key: str,
-    value: str,
+    value: Any,
     message: str,
 ) -> None:
     repo = launched
@@ -693,3 +695,19 @@ def test_links_out_of_the_run_folder_are_neither_read_nor_copied(
     assert "config.yaml is a link to a file outside the run folder" in err
     assert "PRIVATE KEY" not in err
     _no_leftovers(repo, tmpdir_here)
+
+
+def test_recorded_inputs_outside_the_worktree_are_not_compared(
+    launched: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    repo = launched
+    inputs = [
+        {"field": "data", "path": "../../..", "kind": "dir", "size": 1, "files": 1},
+        {"field": "blob", "path": 7, "kind": "file", "size": 1},
+    ]
+    _edit(repo, "run_1", inputs=inputs)
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    assert code == 0, err
+    assert "not comparing input '../../..' (leaves the worktree)" in err
+    assert "not comparing input 7 (not a path)" in err
+    assert "changed since the original run" not in err
