@@ -89,8 +89,15 @@ def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
 
 def _load_config(run_dir: Path) -> Any:
     """config.yaml as plain data (YAML safe loader, C version when available)."""
+    from reprokit.recordtrust import regular_file_inside
+
+    path = run_dir / store.CONFIG_FILE
+    # A link to a file elsewhere (a secrets file) must not be copied into the index,
+    # which lives in outputs/ and travels with it.
+    if path.is_symlink() and not regular_file_inside(path, run_dir):
+        return None
     try:
-        text = (run_dir / store.CONFIG_FILE).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     import yaml

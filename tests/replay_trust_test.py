@@ -711,3 +711,23 @@ def test_recorded_inputs_outside_the_worktree_are_not_compared(
     assert "not comparing input '../../..' (leaves the worktree)" in err
     assert "not comparing input 7 (not a path)" in err
     assert "changed since the original run" not in err
+
+
+def test_the_index_never_copies_a_file_a_run_folder_links_to(
+    launched: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    repo = launched
+    secret = tmp_path / "secrets.yaml"
+    secret.write_text("api_token: s3cr3t-value\n")
+    run = repo / "outputs" / "run_1"
+    (run / "config.yaml").unlink()
+    (run / "config.yaml").symlink_to(secret)
+    (run / "diff.patch").unlink()
+    (run / "diff.patch").symlink_to(secret)
+    monkeypatch.chdir(repo)
+    assert main(["runs", "--all", "--format", "json"]) == 0
+    assert "s3cr3t" not in capfd.readouterr().out
+    assert b"s3cr3t" not in (repo / "outputs" / ".index.sqlite").read_bytes()
