@@ -731,3 +731,50 @@ def test_the_index_never_copies_a_file_a_run_folder_links_to(
     assert main(["runs", "--all", "--format", "json"]) == 0
     assert "s3cr3t" not in capfd.readouterr().out
     assert b"s3cr3t" not in (repo / "outputs" / ".index.sqlite").read_bytes()
+
+
+def _processes_running(token: str) -> list[int]:
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        try:
+            cmdline = (proc_dir / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmdline:
+            found.append(int(proc_dir.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_a_replay_stopped_while_fetching_leaves_nothing_behind(
+    launched: Path, tmpdir_here: Path, tmp_path: Path
+) -> None:
+    repo = launched
+    bare = tmp_path / "slow.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(repo, "remote", "add", "slow", str(bare))
+    git(repo, "config", "remote.slow.uploadpack", "sleep 61.25; git-upload-pack")
+    _drop_snapshot(repo, "run_1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprokit", "replay", "run_1"],
+        cwd=repo,
+        env={**os.environ, "TMPDIR": str(tmpdir_here)},
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _processes_running("sleep 61.25"):  # the fetch is waiting
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert _processes_running("61.25") == []  # sh and sleep, stopped with git
+    assert [p.name for p in store.run_dirs(repo / "outputs")] == ["run_1"]
+    _no_leftovers(repo, tmpdir_here)
