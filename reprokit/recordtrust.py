@@ -187,8 +187,8 @@ def is_location(name: str) -> bool:
     return name.upper().endswith(LOCATION_SUFFIXES)
 
 
-def recorded_env(env: Any) -> tuple[dict[str, str], list[str]]:
-    """The recorded variables a replay may re-apply, and ``NAME (why)`` for each refused.
+def recorded_env(env: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The recorded variables a replay may re-apply, and ``(name, why)`` for each refused.
 
     Locations are neither applied nor reported: launch records them for information, and
     every replay on another machine would otherwise warn about them.
@@ -196,7 +196,7 @@ def recorded_env(env: Any) -> tuple[dict[str, str], list[str]]:
     if not isinstance(env, Mapping):
         return {}, []
     applied: dict[str, str] = {}
-    refused: list[str] = []
+    refused: list[tuple[str, str]] = []
     for name, value in env.items():
         if (
             isinstance(name, str)
@@ -209,7 +209,7 @@ def recorded_env(env: Any) -> tuple[dict[str, str], list[str]]:
         if why is None:
             applied[name] = value
         else:
-            refused.append(f"{str(name)[:80]!s} ({why})")
+            refused.append((str(name)[:80], why))
     return applied, refused
 
 

@@ -6,10 +6,6 @@
    must be the recorded ``git.tree`` (``--allow-tree-mismatch`` runs it anyway, recorded).
    The user's branches, index and files are never touched; the worktree is removed at
    the end, also on Ctrl-C or SIGTERM, unless ``--keep-worktree``.
-
-The record may come from someone else: every value of it that reaches a path, the
-environment, git or the child's command line is checked first by
-:mod:`reprokit.recordtrust` (docs/security.md lists them).
 2. Inputs outside git are made visible in the worktree (the project's ignored entries,
    such as ``data/``, and untracked files the snapshot skipped for size are symlinked;
    see :mod:`reprokit.replayprep`), and the recorded input fingerprints are compared
@@ -31,6 +27,10 @@ environment, git or the child's command line is checked first by
 5. ``--verify`` compares summary metrics and per-step series with the original's
    (:mod:`reprokit.verify`), stores the verdict in the replay's record and exits 3 on a
    mismatch. A failed original is reproduced when the replay raises the same exception type.
+
+The record may come from someone else: every value of it that reaches a path, the
+environment, git or the child's command line is checked first by
+:mod:`reprokit.recordtrust` (docs/security.md lists them).
 """
 
 from __future__ import annotations
@@ -405,9 +405,9 @@ def _child_env(original: _Original) -> tuple[dict[str, str], list[str]]:
     if isinstance(world_size, int) and world_size > 1:
         say(f"warning: {original.id} ran on {world_size} processes; replaying rank 0 alone")
     env, refused = replayprep.child_environment(record, recordtrust.gpu_devices(gpus))
-    for item in refused:
-        say(f"warning: {original.record_file}: not applying {item}")
-    return env, [item.split(" ", 1)[0] for item in refused]
+    for name, why in refused:
+        say(f"warning: {original.record_file}: not applying {name} ({why})")
+    return env, [name for name, _ in refused]
 
 
 def _before_the_run(

@@ -167,9 +167,9 @@ def child_environment(
     record: Mapping[str, Any],
     gpu_devices: str | None,
     base: Mapping[str, str] | None = None,
-) -> tuple[dict[str, str], list[str]]:
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The child's environment: ``base`` (os.environ) with the recorded settings applied,
-    and ``NAME (why)`` for each recorded variable or torch setting that was refused.
+    and ``(name, why)`` for each recorded variable or torch setting that was refused.
 
     Only what :mod:`reprokit.recordtrust` accepts is applied: a record from someone else
     once put PYTHONPATH, PATH and LD_PRELOAD into the replay's child.
@@ -191,7 +191,7 @@ def child_environment(
     settings, refused_torch = recordtrust.torch_settings(record.get("torch"))
     if settings:
         env[TORCH_VAR] = json.dumps(settings, sort_keys=True)
-    refused += [f"{key} (not a valid value)" for key in refused_torch]
+    refused += [(key, "not a valid value") for key in refused_torch]
     return env, refused
 
 
