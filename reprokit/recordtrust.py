@@ -209,7 +209,9 @@ def recorded_env(env: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
         if why is None:
             applied[name] = value
         else:
-            refused.append((str(name)[:80], why))
+            # A name that is no variable name is shown quoted: it may hold anything.
+            shown = name if why != "not a variable name" else repr(name)
+            refused.append((str(shown)[:80], why))
     return applied, refused
 
 

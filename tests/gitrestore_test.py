@@ -230,3 +230,27 @@ def test_a_malformed_record_is_refused_before_git_sees_it(
     with pytest.raises(ReprokitError, match=message):
         materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
     assert git(repo, "rev-parse", "refs/heads/main") == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_patch_moving_a_submodule_rebuilds_the_recorded_tree(repo: Path, tmp_path: Path) -> None:
+    # The tree check compares the rebuilt index with git.tree: a gitlink the patch moves
+    # must land in it, although the submodule itself is not checked out.
+    lib = tmp_path / "lib"
+    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
+    write(lib / "lib.py", "v = 1\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(repo, "commit", "-q", "-m", "add submodule")
+    sub = repo / "vendor/lib"
+    write(sub / "lib.py", "v = 2\n")
+    git(sub, "commit", "-q", "-am", "v2")  # the submodule moved: the pointer is dirty
+    write(repo / "top.txt", "t\n")
+    rec = _capture(repo, tmp_path / "run_1")
+    _drop_snapshot(repo, rec)
+
+    rebuilt = materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+
+    assert (rebuilt.how, rebuilt.tree_matches) == ("patch", True)
+    assert (tmp_path / "rebuilt" / "top.txt").read_text() == "t\n"
+    remove_worktree(repo, tmp_path / "rebuilt")

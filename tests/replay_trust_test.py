@@ -231,6 +231,17 @@ def test_ordinary_settings_are_applied(name: str, value: str) -> None:
     assert (env.get(name), refused) == (value, [])
 
 
+def test_a_name_that_is_no_variable_name_is_refused_and_shown_quoted() -> None:
+    env, refused = replayprep.child_environment(
+        {"environment": {"env": {"OMP_X\x1b[2J": "1", "A=B": "1"}}}, None, base={}
+    )
+    assert env == {}
+    assert refused == [
+        ("'OMP_X\\x1b[2J'", "not a variable name"),
+        ("'A=B'", "not a variable name"),
+    ]
+
+
 def test_recorded_torch_settings_are_bounded() -> None:
     facts = {
         "intra_op_threads": "1; rm -rf /",
