@@ -54,6 +54,11 @@ _CODE_LOADING_WORDS = ("PRELOAD", "PLUGIN", "LIBRAR", "INJECT", "HOOK")
 _CODE_LOADING_PARTS = frozenset(("TOOL", "TOOLS"))
 # As the last word only: KMP_DUPLICATE_LIB_OK is a switch, MKL_LIB would name a library.
 _CODE_LOADING_LAST = frozenset(("LIB", "LIBS", "SO", "DLL", "DYLIB"))
+# Variables that point a process at another machine: TorchInductor's remote caches
+# (TORCHINDUCTOR_FX_GRAPH_REMOTE_CACHE, TORCHINDUCTOR_REDIS_HOST) load compiled code from
+# whatever host they name, and NCCL_COMM_ID connects to one.
+_NETWORK_WORDS = ("REMOTE", "HOST", "ADDR", "URL", "URI", "ENDPOINT", "SERVER", "PROXY")
+_NETWORK_NAMES = frozenset(("NCCL_COMM_ID",))
 _MAX_ENV_VALUE = 4096
 _HASHSEED_MAX = 4294967295
 _MAX_THREADS = 65536
@@ -163,6 +168,8 @@ def env_refusal(name: Any, value: Any) -> str | None:
         return None if ok else 'PYTHONHASHSEED must be "random" or 0..4294967295'
     if loads_code(name):
         return "it can change what code loads"
+    if name.upper() in _NETWORK_NAMES or any(w in name.upper() for w in _NETWORK_WORDS):
+        return "it points at another machine"
     if not environment.allowed_env({name: value}):
         return "not on reprokit's allow-list of variables"
     if "/" in value or "\\" in value:

@@ -180,11 +180,13 @@ def child_environment(
             del env[name]
     environment_facts = record.get("environment")
     recorded = environment_facts.get("env") if isinstance(environment_facts, Mapping) else None
+    if isinstance(recorded, Mapping):
+        # Never applied, and not worth a warning: torchrun's own, and where runs go (the
+        # replay writes where --outputs says).
+        skipped = (*_DISTRIBUTED, "REPROKIT_OUTPUTS")
+        recorded = {k: v for k, v in recorded.items() if k not in skipped}
     applied, refused = recordtrust.recorded_env(recorded)
-    for name, value in applied.items():
-        if name not in _DISTRIBUTED:
-            env[name] = value
-    # The replay writes where we say (--outputs), never where the original's env said.
+    env.update(applied)
     env.pop("REPROKIT_OUTPUTS", None)
     if gpu_devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu_devices

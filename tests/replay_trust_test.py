@@ -209,6 +209,9 @@ def test_pythonhashseed_is_applied_only_with_a_value_python_accepts(
         "CUDA_MPS_PIPE_DIRECTORY",
         "TORCH_API_TOKEN",
         "HOME",
+        "TORCHINDUCTOR_FX_GRAPH_REMOTE_CACHE",
+        "TORCHINDUCTOR_REDIS_HOST",
+        "NCCL_COMM_ID",
     ],
 )
 def test_other_code_loading_locations_and_unlisted_names_are_not_applied(name: str) -> None:
@@ -240,6 +243,15 @@ def test_a_name_that_is_no_variable_name_is_refused_and_shown_quoted() -> None:
         ("'OMP_X\\x1b[2J'", "not a variable name"),
         ("'A=B'", "not a variable name"),
     ]
+
+
+def test_a_torchrun_record_replays_as_one_process_without_warnings() -> None:
+    recorded = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "RANK": "0"}
+    here = {"MASTER_ADDR": "127.0.0.1", "REPROKIT_OUTPUTS": "elsewhere"}
+    env, refused = replayprep.child_environment(
+        {"environment": {"env": {**recorded, "REPROKIT_OUTPUTS": "x"}}}, None, base=here
+    )
+    assert (env, refused) == ({}, [])
 
 
 def test_recorded_torch_settings_are_bounded() -> None:
