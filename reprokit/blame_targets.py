@@ -41,7 +41,9 @@ def resolve_targets(target: str, settings: Settings) -> tuple[list[Path], bool]:
     from reprokit import recordtrust
 
     record_file = run_dir / "run.json"
-    path = recordtrust.path_inside(rel, settings.root, record_file, "experiment.path")
+    path = recordtrust.path_inside(
+        rel, settings.root, record_file, "experiment.path", folder_name="the project"
+    )
     if not recordtrust.is_inside(path, settings.experiments):
         raise recordtrust.refusal(
             record_file, "experiment.path", f"is not inside {settings.experiments}", rel

@@ -317,7 +317,9 @@ def _checkout(
 def _patch_file(git_record: Mapping[str, Any], run_dir: Path, tried: list[str]) -> Path:
     """The run's ``diff.patch``: a regular file inside the run folder (no link out of it)."""
     name = git_record.get("patch_file") or "diff.patch"
-    patch = recordtrust.path_inside(name, run_dir, run_dir / "run.json", "git.patch_file")
+    patch = recordtrust.path_inside(
+        name, run_dir, run_dir / "run.json", "git.patch_file", folder_name="the run folder"
+    )
     if not patch.is_file():
         where = f"could not be fetched from {', '.join(tried)}" if tried else "there is no remote"
         raise ReprokitError(

@@ -135,20 +135,24 @@ def is_inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def path_inside(value: Any, folder: Path, record_file: Path, key: str) -> Path:
+def path_inside(
+    value: Any, folder: Path, record_file: Path, key: str, *, folder_name: str | None = None
+) -> Path:
     """``folder / value`` for a recorded relative path that stays inside ``folder``.
 
     Checked twice: as written (no absolute path, no ``..``), and after symlinks resolve,
     since a folder of the rebuilt snapshot may itself be a link that points elsewhere.
+    ``folder_name`` names the folder in the error (``"the worktree"``); else its path.
     """
+    where = folder_name or str(folder)
     problem = relative_path_problem(value)
     if problem is not None:
         raise refusal(
-            record_file, key, f"must be a relative path inside {folder}; it {problem}", value
+            record_file, key, f"must be a relative path inside {where}; it {problem}", value
         )
     target = folder / str(value)
     if not is_inside(target, folder):
-        raise refusal(record_file, key, f"resolves to a place outside {folder}", value)
+        raise refusal(record_file, key, f"leads out of {where} through a link", value)
     return target
 
 

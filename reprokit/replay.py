@@ -68,6 +68,8 @@ from reprokit.paths import rel_path
 from reprokit.replaynotes import say
 from reprokit.settings import Settings
 
+_WORKTREE = "the rebuilt worktree"
+
 
 @dataclass(frozen=True)
 class _Original:
@@ -313,7 +315,7 @@ def _child_cwd(original: _Original, settings: Settings, work_root: Path) -> Path
     cwd = original.record.get("cwd")
     if recorded_rel is not None:
         target = recordtrust.path_inside(
-            recorded_rel, work_root, original.record_file, "replay.cwd"
+            recorded_rel, work_root, original.record_file, "replay.cwd", folder_name=_WORKTREE
         )
     elif isinstance(cwd, str):
         try:
@@ -337,7 +339,11 @@ def _run(
     options: _Options,
 ) -> int:
     exp_file = recordtrust.path_inside(
-        original.experiment_path, work_root, original.record_file, "experiment.path"
+        original.experiment_path,
+        work_root,
+        original.record_file,
+        "experiment.path",
+        folder_name=_WORKTREE,
     )
     if not exp_file.is_file():
         raise ReprokitError(
