@@ -36,9 +36,10 @@ from reprokit.errors import ReprokitError
 RUN_ID = re.compile(r"run_[0-9]{1,18}")
 COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 SNAPSHOT_REFS = "refs/reprokit/"
-# One ref component: what git accepts, minus anything that could be read as an option or
-# a revision expression (``..``, ``@{``, ``^``, ``~``, ``:``, ``*``, spaces).
-_REF_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# One ref component: what git accepts, minus anything that could be read as a revision
+# expression (``..``, ``@{``, ``^``, ``~``, ``:``, ``*``, spaces). The whole ref starts
+# with ``refs/``, so no component can make it an option.
+_REF_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Locations (CUDA_HOME, TORCH_HOME, NCCL_DEBUG_FILE, ...) are this machine's, never the
 # record's: another machine's paths break imports, and a path chosen by someone else can
