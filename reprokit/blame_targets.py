@@ -31,11 +31,24 @@ def resolve_targets(target: str, settings: Settings) -> tuple[list[Path], bool]:
             )
         parents = {m.parsed.parent for m in members if not m.parsed.is_base}
         return [m.path for m in members if m.parsed.id not in parents], True
-    record = read_record(resolve_run(target, settings))
+    run_dir = resolve_run(target, settings)
+    record = read_record(run_dir)
     rel = (record.get("experiment") or {}).get("path")
     if not rel:
         raise ReprokitError(f"{target}: the run record names no experiment")
-    return [(settings.root / rel).resolve()], False
+    # A record from someone else must not name a file outside the experiments folder
+    # (one shipped inside the run folder, say), which `blame --ablate` would launch.
+    from reprokit import recordtrust
+
+    record_file = run_dir / "run.json"
+    path = recordtrust.path_inside(
+        rel, settings.root, record_file, "experiment.path", folder_name="the project"
+    )
+    if not recordtrust.is_inside(path, settings.experiments):
+        raise recordtrust.refusal(
+            record_file, "experiment.path", f"is not inside {settings.experiments}", rel
+        )
+    return [path.resolve()], False
 
 
 def family_hint(target: str, folder: Path, settings: Settings) -> str:

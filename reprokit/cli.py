@@ -118,6 +118,11 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     rp.add_argument("--strict", action="store_true", help="refuse when the environment differs")
     rp.add_argument("--smoke", action="store_true", help="replay with the smoke config")
     rp.add_argument("--keep-worktree", action="store_true")
+    rp.add_argument(
+        "--allow-tree-mismatch",
+        action="store_true",
+        help="run the rebuilt code even when its tree differs from the recorded one (recorded)",
+    )
     rp.add_argument("--outputs", type=Path)
 
     b = add_parser("blame", help="which change along the lineage moved a metric")
@@ -234,6 +239,7 @@ def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
             strict=args.strict,
             smoke=args.smoke,
             keep_worktree=args.keep_worktree,
+            allow_tree_mismatch=args.allow_tree_mismatch,
         )
     if cmd == "blame":
         from reprokit.blame import blame_command

@@ -7,6 +7,7 @@ parse NUL-separated (``-z``) listings and binary patches, and decode only what i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -57,15 +58,20 @@ def run_git(
     input: bytes | None = None,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    timeout: float | None = None,
 ) -> bytes:
     """Run ``git *args`` in ``cwd`` and return its stdout as bytes.
 
     ``env`` adds to (and overrides) the current environment rather than replacing it, so
     callers pass only what they change (``GIT_INDEX_FILE``, an identity). With
     ``check=False`` a non-zero exit returns stdout instead of raising :class:`GitError`.
+    With ``timeout`` (seconds) git and everything it started (ssh, a remote helper) are
+    killed when it runs longer, and :class:`GitTimeout` is raised whatever ``check`` says.
     """
     full_env = None if env is None else {**os.environ, **env}
     try:
+        if timeout is not None:
+            return _run_bounded(args, cwd, input, full_env, check, timeout)
         proc = subprocess.run(
             ["git", *args],
             cwd=cwd,
@@ -85,6 +91,62 @@ def run_git(
     if check and proc.returncode != 0:
         raise GitError(args, cwd, proc.returncode, proc.stderr)
     return proc.stdout
+
+
+class GitTimeout(ReprokitError):
+    """A git command ran past its time limit and was killed."""
+
+
+def _run_bounded(
+    args: Sequence[str],
+    cwd: Path,
+    input: bytes | None,
+    env: dict[str, str] | None,
+    check: bool,
+    timeout: float,
+) -> bytes:
+    # A session of its own, so the kill reaches git's children too: a fetch over an
+    # `fd::` remote once waited forever, and killing git alone leaves ssh or a remote
+    # helper holding the pipes open, so reading them would wait forever as well.
+    proc = subprocess.Popen(
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        command = " ".join(["git", *args])
+        raise GitTimeout(
+            f"`{command}` did not finish within {timeout:g} s and was stopped",
+            hint="check that the remote answers (network, a password prompt), then try again",
+        ) from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    if check and proc.returncode != 0:
+        raise GitError(args, cwd, proc.returncode, err)
+    return out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # Windows: no process groups; git alone
+            proc.kill()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    proc.wait()
 
 
 # git's own words (LC_ALL=C keeps them English) for "there is no working tree here". Any

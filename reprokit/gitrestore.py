@@ -4,25 +4,41 @@ The user's repository is left as it is: no branches are created and HEAD, index 
 working tree are untouched. A worktree only adds bookkeeping under ``.git/worktrees``,
 which :func:`remove_worktree` clears again; a fetched snapshot keeps its
 ``refs/reprokit/runs/<id>`` ref. Submodules are not checked out inside the worktree.
+
+The record says which commit, ref and tree; it never says where to fetch from (only the
+user's configured remotes are asked, over transports that cannot run a command, with a
+time limit), and whatever the rebuild, the worktree's tree must be the recorded one.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from reprokit import recordtrust
 from reprokit.errors import ReprokitError
-from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, git_toplevel, run_git
+from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, GitTimeout, git_toplevel, run_git
 
-# Fetching must fail fast rather than wait for a password nobody will type. (A URL read
-# from a record cannot pick the ext:: transport: git never allows it unless configured.)
+# Fetching must fail fast rather than wait for a password nobody will type, and only over
+# transports that cannot run a command: an `ext::` remote runs one, and an `fd::` remote
+# once made replay wait forever. GIT_ALLOW_PROTOCOL is git's own allow-list (it wins over
+# any protocol.*.allow setting); GIT_PROTOCOL_FROM_USER=0 refuses "user"-only transports.
 _FETCH_ENV = MappingProxyType(
-    {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+    {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "true",
+        "SSH_ASKPASS": "true",
+        "GIT_ALLOW_PROTOCOL": "file:git:ssh:http:https",
+        "GIT_PROTOCOL_FROM_USER": "0",
+    }
 )
+_FETCH_CONFIG = ("-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never")
+# A fetch that has not finished by then is stopped (with everything it started).
+FETCH_TIMEOUT_S = 120.0
 # A fixed date makes the empty base commit the same object every time.
 _EMPTY_BASE_IDENTITY = MappingProxyType(
     {
@@ -31,8 +47,26 @@ _EMPTY_BASE_IDENTITY = MappingProxyType(
         "GIT_COMMITTER_DATE": "1970-01-01T00:00:00+0000",
     }
 )
-_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-_SNAPSHOT_REFS = "refs/reprokit/"
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """How :func:`materialize` rebuilt a snapshot, and what its tree check found.
+
+    ``how``: ``"ref"``, ``"commit"``, ``"fetched"`` or ``"patch"``; ``remote``: the
+    configured remote it was fetched from; ``expected_tree``: the recorded ``git.tree``
+    (None for records older than it); ``tree``: the tree the worktree holds.
+    """
+
+    how: str
+    tree: str
+    expected_tree: str | None = None
+    remote: str | None = None
+
+    @property
+    def tree_matches(self) -> bool | None:
+        """Whether the worktree holds the recorded tree; None when none was recorded."""
+        return None if self.expected_tree is None else self.tree == self.expected_tree
 
 
 def _top(cwd: Path) -> Path:
@@ -63,57 +97,47 @@ def _checked(
     line, so a ref outside ``refs/reprokit/`` (``refs/heads/main``) or an "sha" that is an
     option must never get there.
     """
-    snapshot, ref, base = (git_record.get(k) for k in ("snapshot", "snapshot_ref", "sha"))
-    for key, value in (("snapshot", snapshot), ("sha", base)):
-        if value is not None and not (isinstance(value, str) and _SHA.fullmatch(value)):
-            raise ReprokitError(
-                f"{run_dir / 'run.json'}: git.{key} is not a commit id: {value!r}",
-                hint="the record was edited or damaged; restore it from a backup",
-            )
-    if ref is not None and not (
-        isinstance(ref, str) and ref.startswith(_SNAPSHOT_REFS) and ".." not in ref
-    ):
-        raise ReprokitError(
-            f"{run_dir / 'run.json'}: git.snapshot_ref must be under {_SNAPSHOT_REFS}: {ref!r}",
-            hint="the record was edited or damaged; restore it from a backup",
-        )
+    record_file = run_dir / "run.json"
+    snapshot = recordtrust.commit_id(git_record.get("snapshot"), record_file, "git.snapshot")
+    base = recordtrust.commit_id(git_record.get("sha"), record_file, "git.sha")
+    ref = recordtrust.snapshot_ref(git_record.get("snapshot_ref"), record_file, "git.snapshot_ref")
     return snapshot, ref, base
 
 
-def _fetch_sources(top: Path, recorded: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, what to pass to git fetch): recorded remotes first, then other local ones.
+def _fetch_sources(top: Path, recorded: Any) -> list[str]:
+    """The remotes configured in this repository, the ones the record names first.
 
-    A recorded remote is fetched by name when this repository has one of that name, else
-    by its recorded URL; a URL that would read as an option is left out.
+    A record's remote list is information, never an instruction: a URL it names is never
+    fetched (one that is not the user's served another commit, which replay then ran).
     """
     out = run_git("remote", cwd=top, check=False).decode("utf-8", "replace")
     local = [name for name in out.splitlines() if name]
-    sources = []
-    for name, url in recorded.items():
-        if name in local:
-            sources.append((name, name))
-        elif isinstance(url, str) and url and not url.startswith("-"):
-            sources.append((name, url))
-    sources += [(name, name) for name in local if name not in recorded]
-    return sources
+    named = set(recorded) if isinstance(recorded, Mapping) else set()
+    return [n for n in local if n in named] + [n for n in local if n not in named]
 
 
 def _fetch_snapshot(
-    top: Path, snapshot: str, ref: str, remotes: Mapping[str, Any]
-) -> tuple[bool, list[str]]:
-    """Fetch ``ref`` from each source in turn until it points at ``snapshot``; whether it
-    does, and the remotes tried. ``snapshot`` and ``ref`` must have passed :func:`_checked`."""
+    top: Path, snapshot: str, ref: str, remotes: Any
+) -> tuple[str | None, list[str]]:
+    """Fetch ``ref`` from each configured remote in turn until it points at ``snapshot``;
+    the remote that had it (None when none did), and the remotes tried. ``snapshot`` and
+    ``ref`` must have passed :func:`_checked`."""
     tried: list[str] = []
-    for label, source in _fetch_sources(top, remotes):
-        tried.append(label)
+    for remote in _fetch_sources(top, remotes):
         # No "+": a same-named ref from another outputs folder must not be clobbered.
-        run_git(
-            "fetch", "--quiet", "--no-tags", "--end-of-options", source, f"{ref}:{ref}",
-            cwd=top, env=_FETCH_ENV, check=False,
-        )  # fmt: skip
+        try:
+            run_git(
+                *_FETCH_CONFIG, "fetch", "--quiet", "--no-tags", "--end-of-options",
+                remote, f"{ref}:{ref}",
+                cwd=top, env=_FETCH_ENV, check=False, timeout=FETCH_TIMEOUT_S,
+            )  # fmt: skip
+        except GitTimeout:
+            tried.append(f"{remote} (no answer within {FETCH_TIMEOUT_S:g} s)")
+            continue
+        tried.append(remote)
         if _commit_of(top, ref) == snapshot:
-            return True, tried
-    return False, tried
+            return remote, tried
+    return None, tried
 
 
 def snapshot_commit(cwd: Path, git_record: Mapping[str, Any], run_dir: Path) -> str:
@@ -134,7 +158,7 @@ def snapshot_commit(cwd: Path, git_record: Mapping[str, Any], run_dir: Path) -> 
         return commit
     tried: list[str] = []
     if snapshot and ref:
-        fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes") or {})
+        fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes"))
         if fetched:
             return snapshot
     if tried:
@@ -188,16 +212,25 @@ def _missing_error(record: Mapping[str, Any], tried: list[str]) -> ReprokitError
     return ReprokitError(message, hint=hint)
 
 
-def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: Path) -> str:
+def materialize(
+    cwd: Path,
+    git_record: Mapping[str, Any],
+    run_dir: Path,
+    dest: Path,
+    *,
+    allow_tree_mismatch: bool = False,
+) -> Rebuilt:
     """Check out a run's snapshot as a detached worktree at ``dest``; say how it was rebuilt.
 
-    Returns ``"ref"`` when ``refs/reprokit/runs/<id>`` points at the snapshot here,
+    ``how`` is ``"ref"`` when ``refs/reprokit/runs/<id>`` points at the snapshot here,
     ``"commit"`` when the ref does not but the snapshot commit is still here,
-    ``"fetched"`` when that ref was fetched from a remote (the recorded remotes, then any
-    other configured one), or ``"patch"`` when the worktree was rebuilt from the recorded
-    HEAD (an empty base when it was unborn) plus ``run_dir/diff.patch``, applied
-    uncommitted. Raises ReprokitError naming what is missing, the remotes tried and how to
-    recover when none of these works. ``dest`` must not exist or be empty.
+    ``"fetched"`` when that ref was fetched from one of this repository's configured
+    remotes (never from a URL the record names), or ``"patch"`` when the worktree was
+    rebuilt from the recorded HEAD (an empty base when it was unborn) plus
+    ``run_dir/diff.patch``. Every rebuild ends by comparing the worktree's tree with the
+    recorded ``git.tree``: a difference removes the worktree and raises, unless
+    ``allow_tree_mismatch``. Raises ReprokitError naming what is missing, the remotes tried
+    and how to recover when no rebuild works. ``dest`` must not exist or be empty.
     """
     top = _top(cwd)
     if dest.exists() and any(dest.iterdir()):
@@ -206,41 +239,103 @@ def materialize(cwd: Path, git_record: Mapping[str, Any], run_dir: Path, dest: P
             hint="remove it or choose another folder",
         )
     snapshot, ref, base = _checked(git_record, run_dir)
+    expected = recordtrust.commit_id(git_record.get("tree"), run_dir / "run.json", "git.tree")
+    how, remote = _checkout(top, git_record, run_dir, dest, snapshot, ref, base)
+    try:
+        tree = _worktree_tree(dest, how)
+    except BaseException:
+        remove_worktree(cwd, dest)
+        raise
+    rebuilt = Rebuilt(how, tree, expected, remote)
+    if rebuilt.tree_matches is False and not allow_tree_mismatch:
+        remove_worktree(cwd, dest)
+        raise ReprokitError(
+            f"refusing to run: the code rebuilt {_SOURCE_WORDS[how]} has tree {tree[:12]}, "
+            f"but {run_dir / 'run.json'} records git.tree {str(expected)[:12]}: "
+            "this is not the code the run ran",
+            hint="the run folder or the snapshot was changed after the run; restore it, "
+            "or pass --allow-tree-mismatch to run this code anyway (recorded in the replay)",
+        )
+    return rebuilt
+
+
+_SOURCE_WORDS = {
+    "ref": "from its snapshot ref",
+    "commit": "from its snapshot commit",
+    "fetched": "from the fetched snapshot",
+    "patch": "from its base commit + diff.patch",
+}
+
+
+def _checkout(
+    top: Path,
+    git_record: Mapping[str, Any],
+    run_dir: Path,
+    dest: Path,
+    snapshot: str | None,
+    ref: str | None,
+    base: str | None,
+) -> tuple[str, str | None]:
+    """The worktree at ``dest`` by the first way that works; (how, remote fetched from)."""
     # The usual case first, in one git call: the ref points at the snapshot.
     if snapshot and ref and _commit_of(top, ref) == snapshot:
         _worktree_add(top, dest, snapshot)
-        return "ref"
+        return "ref", None
     if snapshot and _commit_of(top, snapshot) == snapshot:
         # Still exact: the ref is gone (deleted, or moved) but git has not collected the
         # commit.
         _worktree_add(top, dest, snapshot)
-        return "commit"
+        return "commit", None
     tried: list[str] = []
     if snapshot and ref:
-        fetched, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes") or {})
-        if fetched:
+        remote, tried = _fetch_snapshot(top, snapshot, ref, git_record.get("remotes"))
+        if remote is not None:
             _worktree_add(top, dest, snapshot)
-            return "fetched"
+            return "fetched", remote
     if base is not None and _commit_of(top, base) is None:
         raise _missing_error(git_record, tried)
-    patch = run_dir / str(git_record.get("patch_file") or "diff.patch")
-    if not patch.is_file():
-        raise ReprokitError(
-            f"cannot rebuild the code: the snapshot is not available and {patch} is missing",
-            hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote",
-        )
+    patch = _patch_file(git_record, run_dir, tried)
     _worktree_add(top, dest, base if base is not None else _empty_base(top))
     if patch.stat().st_size:
         try:
-            run_git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=dest)
+            # --index: the patch goes into the worktree's own index too, whose tree is then
+            # compared with the recorded one (git also checks that both agree).
+            run_git(
+                "apply", "--index", "--binary", "--whitespace=nowarn", str(patch.resolve()),
+                cwd=dest,
+            )  # fmt: skip
         except GitError as e:
-            remove_worktree(cwd, dest)
+            remove_worktree(top, dest)
             raise ReprokitError(
                 f"cannot rebuild the code: {patch} does not apply to {str(base)[:12]}:\n  "
                 + e.stderr.replace("\n", "\n  "),
                 hint="the patch or the base commit was changed after the run",
             ) from e
-    return "patch"
+    return "patch", None
+
+
+def _patch_file(git_record: Mapping[str, Any], run_dir: Path, tried: list[str]) -> Path:
+    """The run's ``diff.patch``: a regular file inside the run folder (no link out of it)."""
+    name = git_record.get("patch_file") or "diff.patch"
+    patch = recordtrust.path_inside(
+        name, run_dir, run_dir / "run.json", "git.patch_file", folder_name="the run folder"
+    )
+    if not patch.is_file():
+        where = f"could not be fetched from {', '.join(tried)}" if tried else "there is no remote"
+        raise ReprokitError(
+            f"cannot rebuild the code: the snapshot is not in this repository, {where}, "
+            f"and {patch} is missing",
+            hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote "
+            "(`git remote add` the one that has it)",
+        )
+    return patch
+
+
+def _worktree_tree(dest: Path, how: str) -> str:
+    """The tree the worktree holds: HEAD's, or for a patch rebuild its index's."""
+    if how == "patch":
+        return run_git("write-tree", cwd=dest).decode().strip()
+    return run_git("rev-parse", "--verify", "HEAD^{tree}", cwd=dest).decode().strip()
 
 
 def remove_worktree(cwd: Path, dest: Path) -> None:

@@ -89,8 +89,15 @@ def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
 
 def _load_config(run_dir: Path) -> Any:
     """config.yaml as plain data (YAML safe loader, C version when available)."""
+    from reprokit.recordtrust import regular_file_inside
+
+    path = run_dir / store.CONFIG_FILE
+    # A link to a file elsewhere (a secrets file) must not be copied into the index,
+    # which lives in outputs/ and travels with it.
+    if path.is_symlink() and not regular_file_inside(path, run_dir):
+        return None
     try:
-        text = (run_dir / store.CONFIG_FILE).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     import yaml
@@ -109,8 +116,17 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
         return None
     import hashlib
 
+    from reprokit import recordtrust
+
+    name = git.get("patch_file") or store.PATCH_FILE
+    path = run_dir / str(name)
+    # A record from someone else must not make `runs` read /dev/zero or a file elsewhere.
+    if recordtrust.relative_path_problem(name) or not recordtrust.regular_file_inside(
+        path, run_dir
+    ):
+        return None
     try:
-        patch = (run_dir / str(git.get("patch_file") or store.PATCH_FILE)).read_bytes()
+        patch = path.read_bytes()
     except OSError:
         return None  # no patch to compare: the run's snapshot names a state of its own
     return hashlib.sha256(patch).hexdigest()

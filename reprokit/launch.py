@@ -94,7 +94,11 @@ def _git_probe(
         assert git_from is not None
         source = git_from if (git_from / store.RECORD_FILE).is_file() else settings.root / git_from
         git = store.read_record(source).get("git")
-        if git is not None and (source / store.PATCH_FILE).is_file():
+        from reprokit.recordtrust import regular_file_inside
+
+        # Only the run's own patch: a diff.patch linking to a file elsewhere (a private
+        # key) would otherwise be copied into this run's folder, which people share.
+        if git is not None and regular_file_inside(source / store.PATCH_FILE, source):
             import shutil
 
             shutil.copyfile(source / store.PATCH_FILE, patch)

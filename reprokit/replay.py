@@ -1,9 +1,11 @@
 """``reprokit replay``: rebuild a run's exact code state, re-run it, and check the numbers.
 
 1. The run's snapshot is checked out as a temporary detached ``git worktree``
-   (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from a
-   remote, or rebuilt from HEAD + ``diff.patch``). The user's branches, index and files
-   are never touched; the worktree is removed at the end unless ``--keep-worktree``.
+   (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from one
+   of the user's configured remotes, or rebuilt from HEAD + ``diff.patch``), and its tree
+   must be the recorded ``git.tree`` (``--allow-tree-mismatch`` runs it anyway, recorded).
+   The user's branches, index and files are never touched; the worktree is removed at
+   the end, also on Ctrl-C or SIGTERM, unless ``--keep-worktree``.
 2. Inputs outside git are made visible in the worktree (the project's ignored entries,
    such as ``data/``, and untracked files the snapshot skipped for size are symlinked;
    see :mod:`reprokit.replayprep`), and the recorded input fingerprints are compared
@@ -14,7 +16,8 @@
    likely causes, is :mod:`reprokit.replaynotes`.
 4. The run is launched in a child process whose working directory and import root are
    the worktree, with the recorded config, seed, deterministic flag, allow-listed
-   environment variables, GPU selection, thread counts and precision flags (``--smoke``:
+   environment variables (never one that can change what code loads), GPU selection,
+   thread counts and precision flags (``--smoke``:
    the snapshot's smoke config with the recorded seed). The child is started before the
    probe of step 3 and waits at a gate (see :func:`reprokit.replayprep.launch_command`),
    so its start-up overlaps the probe; it runs nothing unless the replay goes ahead. It
@@ -24,13 +27,19 @@
 5. ``--verify`` compares summary metrics and per-step series with the original's
    (:mod:`reprokit.verify`), stores the verdict in the replay's record and exits 3 on a
    mismatch. A failed original is reproduced when the replay raises the same exception type.
+
+The record may come from someone else: every value of it that reaches a path, the
+environment, git or the child's command line is checked first by
+:mod:`reprokit.recordtrust` (docs/security.md lists them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -39,6 +48,8 @@ from typing import Any
 
 from reprokit import (
     envcompare,
+    liverun,
+    recordtrust,
     replaynotes,
     replayprep,
     store,
@@ -51,10 +62,13 @@ from reprokit.errors import (
     EXIT_OK,
     ReprokitError,
 )
-from reprokit.gitrestore import materialize, remove_worktree
+from reprokit.gitcmd import run_git
+from reprokit.gitrestore import Rebuilt, materialize, remove_worktree
 from reprokit.paths import rel_path
 from reprokit.replaynotes import say
 from reprokit.settings import Settings
+
+_WORKTREE = "the rebuilt worktree"
 
 
 @dataclass(frozen=True)
@@ -65,12 +79,20 @@ class _Original:
     record: dict[str, Any]
 
     @property
+    def record_file(self) -> Path:
+        return self.dir / store.RECORD_FILE
+
+    @property
     def id(self) -> str:
-        return str(self.record["id"])
+        return recordtrust.run_id(self.record.get("id"), self.record_file, "id")
 
     @property
     def root_id(self) -> str:
-        return str(self.record.get("replay_of") or self.record["id"])
+        """The root original's id: it reaches the child's command line (``--replay-of``)."""
+        replay_of = self.record.get("replay_of")
+        if replay_of is None:
+            return self.id
+        return recordtrust.run_id(replay_of, self.record_file, "replay_of")
 
     @property
     def experiment_path(self) -> str:
@@ -78,9 +100,19 @@ class _Original:
         path = exp.get("path")
         if not path:
             raise ReprokitError(
-                f"{self.dir / store.RECORD_FILE}: the record names no experiment file "
+                f"{self.record_file}: the record names no experiment file "
                 f"(experiment.path); the run failed before its experiment was imported",
                 hint="there is nothing to replay; launch the experiment again instead",
+            )
+        problem = recordtrust.relative_path_problem(path)
+        if problem is None and not str(path).endswith(".py"):
+            problem = "is not a .py file"
+        if problem is not None:
+            raise recordtrust.refusal(
+                self.record_file,
+                "experiment.path",
+                f"must be a relative path to a .py file; it {problem}",
+                path,
             )
         return str(path)
 
@@ -94,8 +126,19 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
             "so its code state was not recorded and cannot be rebuilt",
             hint="set require_git = true in [tool.reprokit] so future runs always record it",
         )
-    original.experiment_path  # noqa: B018 - fail early, before any worktree exists
-    if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
+    # Fail early, before any worktree exists: these reach paths and command lines.
+    original.experiment_path  # noqa: B018
+    original.root_id  # noqa: B018
+    recordtrust.seed(original.record.get("seed"), original.record_file)
+    config = run_dir / store.CONFIG_FILE
+    if not smoke and config.is_file() and not recordtrust.regular_file_inside(config, run_dir):
+        # A link to a file elsewhere (a key, a token) would be read by the replay, and a
+        # parse error quoting it would land in the replay's output.log.
+        raise ReprokitError(
+            f"{config} is a link to a file outside the run folder; refusing to read it",
+            hint="replace the link with the run's own config.yaml",
+        )
+    if not smoke and not config.is_file():
         raise ReprokitError(
             f"{run_dir / store.CONFIG_FILE} is missing: the recorded config is what a replay runs",
             hint="restore the run folder, or replay with --smoke to run the smoke config",
@@ -116,6 +159,7 @@ def replay(
     strict: bool = False,
     smoke: bool = False,
     keep_worktree: bool = False,
+    allow_tree_mismatch: bool = False,
 ) -> int:
     """Rebuild ``run``'s code state in a temporary worktree and run it again.
 
@@ -123,6 +167,7 @@ def replay(
     the same exception type) and, with ``verify``, the metrics matched; 3
     (``EXIT_MISMATCH``) when ``verify`` found a difference; 4 (``EXIT_ENV_REFUSED``) when
     ``strict`` refused a differing environment; 1 when the replay ended differently.
+    The rebuilt code must have the recorded tree unless ``allow_tree_mismatch``.
     """
     if smoke and verify:
         raise ReprokitError(
@@ -145,14 +190,36 @@ def replay(
             f"{settings.root} is not in a git repository",
             hint="run replay from a clone of the repository the run was launched in",
         )
+    options = _Options(verify, rtol, atol, strict, smoke, allow_tree_mismatch)
+    # SIGTERM unwinds like Ctrl-C, so a killed replay still removes its worktree (a
+    # `kill` once left the folder and git's registration of it behind).
+    previous_term = liverun.install_sigterm()
+    try:
+        return _in_worktree(original, settings, top, options, keep_worktree)
+    finally:
+        liverun.restore_signals(previous_term, signal.getsignal(signal.SIGINT))
+
+
+@dataclass(frozen=True)
+class _Options:
+    verify: bool
+    rtol: float
+    atol: float
+    strict: bool
+    smoke: bool
+    allow_tree_mismatch: bool
+
+
+def _in_worktree(
+    original: _Original, settings: Settings, top: Path, options: _Options, keep_worktree: bool
+) -> int:
     dest = Path(tempfile.mkdtemp(prefix="reprokit-replay-"))
     linked: list[str] = []
     skipped_links: list[str] = []
     work_root = dest / settings.root.resolve().relative_to(top.resolve())
     try:
-        rebuild = _materialize(settings.root, original, dest)
-        snapshot = str(original.record["git"].get("snapshot") or "?")[:12]
-        say(f"rebuilt snapshot {snapshot} of {original.id} ({_rebuild_words(rebuild)}) in {dest}")
+        rebuilt = _materialize(settings.root, original, dest, options.allow_tree_mismatch)
+        _say_rebuilt(original, rebuilt, dest)
         linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
         if linked:
             say("linked ignored " + ", ".join(linked) + " into the worktree")
@@ -161,36 +228,61 @@ def replay(
         )
         for warning in warnings:
             say(f"warning: {warning}")
-        return _run(
-            original,
-            settings,
-            work_root=work_root,
-            rebuild=rebuild,
-            verify=verify,
-            rtol=rtol,
-            atol=atol,
-            strict=strict,
-            smoke=smoke,
-        )
+        return _run(original, settings, work_root=work_root, rebuilt=rebuilt, options=options)
     finally:
-        if keep_worktree and dest.exists():
-            # The links stay, so the kept worktree runs as the replay did; neither
-            # `git worktree remove` nor `rm -r` follows them into the user's data.
-            say(
-                f"kept the worktree at {dest} (remove it with `git worktree remove --force {dest}`)"
-            )
-        else:
-            replayprep.unlink_links(work_root, linked)
-            replayprep.unlink_links(dest, skipped_links)
-            _remove(settings.root, dest)
+        # A second Ctrl-C or SIGTERM must not stop the clean-up half-way.
+        term = signal.getsignal(signal.SIGTERM)
+        previous_int = liverun.ignore_signals()
+        try:
+            _clean_up(settings.root, dest, work_root, linked, skipped_links, keep_worktree)
+        finally:
+            liverun.restore_signals(term, previous_int)
 
 
-def _materialize(root: Path, original: _Original, dest: Path) -> str:
+def _clean_up(
+    root: Path,
+    dest: Path,
+    work_root: Path,
+    linked: list[str],
+    skipped_links: list[str],
+    keep_worktree: bool,
+) -> None:
+    if keep_worktree and dest.exists():
+        # The links stay, so the kept worktree runs as the replay did; neither
+        # `git worktree remove` nor `rm -r` follows them into the user's data.
+        say(f"kept the worktree at {dest} (remove it with `git worktree remove --force {dest}`)")
+        return
+    replayprep.unlink_links(work_root, linked)
+    replayprep.unlink_links(dest, skipped_links)
+    _remove(root, dest)
+
+
+def _say_rebuilt(original: _Original, rebuilt: Rebuilt, dest: Path) -> None:
+    snapshot = str(original.record["git"].get("snapshot") or "?")[:12]
+    say(f"rebuilt snapshot {snapshot} of {original.id} ({_rebuild_words(rebuilt)}) in {dest}")
+    if rebuilt.tree_matches is None:
+        say(
+            f"note: {original.id}'s record has no git.tree (an older record), so the rebuilt "
+            "code could not be checked against it"
+        )
+    elif not rebuilt.tree_matches:
+        say(
+            f"warning: the rebuilt code has tree {rebuilt.tree[:12]}, not the recorded "
+            f"{str(rebuilt.expected_tree)[:12]}; running it anyway (--allow-tree-mismatch, "
+            "recorded in the replay's record)"
+        )
+
+
+def _materialize(root: Path, original: _Original, dest: Path, allow_mismatch: bool) -> Rebuilt:
     try:
-        return materialize(root, original.record["git"], original.dir, dest)
+        return materialize(
+            root, original.record["git"], original.dir, dest, allow_tree_mismatch=allow_mismatch
+        )
     except BaseException:
-        # mkdtemp made the folder; materialize fails before git registers a worktree.
+        # mkdtemp made the folder; an interrupted `git worktree add` may have registered it.
         shutil.rmtree(dest, ignore_errors=True)
+        with contextlib.suppress(ReprokitError):
+            run_git("worktree", "prune", cwd=root)
         raise
 
 
@@ -199,33 +291,42 @@ def _remove(root: Path, dest: Path) -> None:
         remove_worktree(root, dest)
 
 
-def _rebuild_words(rebuild: str) -> str:
+def _rebuild_words(rebuilt: Rebuilt) -> str:
+    if rebuilt.how == "fetched":
+        return f"fetched from {rebuilt.remote}"
     return {
         "ref": "from its snapshot ref",
         "commit": "from its snapshot commit (its ref is gone)",
-        "fetched": "fetched from a remote",
         "patch": "from its base commit + diff.patch",
-    }.get(rebuild, rebuild)
+    }.get(rebuilt.how, rebuilt.how)
 
 
 def _child_cwd(original: _Original, settings: Settings, work_root: Path) -> Path:
-    """The original's working directory, mapped into the worktree (else the worktree root)."""
+    """The original's working directory, mapped into the worktree (else the worktree root).
+
+    A recorded ``replay.cwd`` must be a relative path that stays inside the worktree once
+    links resolve: one with ``..`` once ran the child outside it, where a planted module
+    shadowed the standard library.
+    """
     # A replay ran in a worktree that is gone now; it recorded where in the worktree it
     # ran, which is where the root original ran.
     replay_info = original.record.get("replay")
     recorded_rel = replay_info.get("cwd") if isinstance(replay_info, dict) else None
     cwd = original.record.get("cwd")
-    if isinstance(recorded_rel, str):
-        rel = Path(recorded_rel)
+    if recorded_rel is not None:
+        target = recordtrust.path_inside(
+            recorded_rel, work_root, original.record_file, "replay.cwd", folder_name=_WORKTREE
+        )
     elif isinstance(cwd, str):
         try:
             rel = Path(cwd).resolve().relative_to(settings.root.resolve())
         except (ValueError, OSError):
             return work_root
+        target = work_root / rel
     else:
         return work_root
-    if not rel.is_absolute() and (work_root / rel).is_dir():
-        return work_root / rel
+    if target.is_dir() and recordtrust.is_inside(target, work_root):
+        return target
     return work_root
 
 
@@ -234,34 +335,31 @@ def _run(
     settings: Settings,
     *,
     work_root: Path,
-    rebuild: str,
-    verify: bool,
-    rtol: float,
-    atol: float,
-    strict: bool,
-    smoke: bool,
+    rebuilt: Rebuilt,
+    options: _Options,
 ) -> int:
-    record = original.record
-    exp_file = work_root / original.experiment_path
+    exp_file = recordtrust.path_inside(
+        original.experiment_path,
+        work_root,
+        original.record_file,
+        "experiment.path",
+        folder_name=_WORKTREE,
+    )
     if not exp_file.is_file():
         raise ReprokitError(
             f"the rebuilt snapshot has no {original.experiment_path}",
             hint="the snapshot does not match run.json; was the record edited?",
         )
     cwd = _child_cwd(original, settings, work_root)
-    from reprokit import hardware
-
-    gpus, gpu_warning = envcompare.gpu_selection(record.get("hardware"), hardware.capture())
-    if gpu_warning:
-        say(f"warning: {gpu_warning}")
-    if (record.get("world_size") or 1) > 1:
-        say(
-            f"warning: {original.id} ran on {record['world_size']} processes; replaying rank 0 alone"
-        )
-    env = replayprep.child_environment(record, gpus)
-    seed = record.get("seed")
+    env, refused = _child_env(original)
     args = _launch_args(
-        original, settings, exp_file, rebuild=rebuild, smoke=smoke, cwd=cwd.relative_to(work_root)
+        original,
+        settings,
+        exp_file,
+        rebuilt=rebuilt,
+        smoke=options.smoke,
+        cwd=cwd.relative_to(work_root),
+        env_refused=refused,
     )
     before = {p.name for p in store.run_dirs(settings.outputs)}
     # The child starts now and waits at a gate while the environment is probed and the
@@ -279,25 +377,9 @@ def _run(
         os.close(gate_read)
     opened = False
     try:
-        here = replayprep.probe(
-            env,
-            cwd,
-            with_torch=record.get("torch") is not None,
-            experiment=None if smoke else exp_file,
-            seed=seed,
-            smoke=bool(record.get("smoke")),
+        env_differences, input_changes = _before_the_run(
+            original, env, (cwd, work_root), exp_file, options
         )
-        env_differences = replaynotes.report_environment(record, here, strict=strict)
-        if not smoke:
-            replaynotes.report_config(
-                original.dir / store.CONFIG_FILE, original.experiment_path, here
-            )
-        from reprokit.inputs import compare_inputs
-
-        input_changes = compare_inputs(record.get("inputs"), cwd)
-        for change in input_changes:
-            say(f"warning: {change.describe()}")
-        say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
         replayprep.open_gate(gate)
         opened = True
     finally:
@@ -305,11 +387,7 @@ def _run(
         if not opened:
             proc.kill()
             proc.wait()
-    try:
-        returncode = proc.wait()
-    except KeyboardInterrupt:
-        # The child got the same Ctrl-C and finalizes its record; wait for it to finish.
-        returncode = proc.wait()
+    returncode = _wait(proc)
     replay_dir = _find_replay(settings.outputs, before, proc.pid)
     if replay_dir is None:
         raise ReprokitError(
@@ -318,13 +396,98 @@ def _run(
         )
     if returncode == EXIT_INTERRUPTED:
         return EXIT_INTERRUPTED
+    return _judge(original, replay_dir, options, env_differences, len(input_changes))
+
+
+def _child_env(original: _Original) -> tuple[dict[str, str], list[str]]:
+    """The child's environment, and the recorded variables refused (each warned about)."""
+    from reprokit import hardware
+
+    record = original.record
+    gpus, gpu_warning = envcompare.gpu_selection(record.get("hardware"), hardware.capture())
+    if gpu_warning:
+        say(f"warning: {gpu_warning}")
+    world_size = record.get("world_size")
+    if isinstance(world_size, int) and world_size > 1:
+        say(f"warning: {original.id} ran on {world_size} processes; replaying rank 0 alone")
+    env, refused = replayprep.child_environment(record, recordtrust.gpu_devices(gpus))
+    for name, why in refused:
+        say(f"warning: {original.record_file}: not applying {name} ({why})")
+    return env, [name for name, _ in refused]
+
+
+def _before_the_run(
+    original: _Original,
+    env: dict[str, str],
+    where: tuple[Path, Path],
+    exp_file: Path,
+    options: _Options,
+) -> tuple[int, list[Any]]:
+    """Probe and report what differs from the original (environment, config, inputs);
+    ``where`` is the child's working directory and the worktree root."""
+    record = original.record
+    cwd, work_root = where
+    seed = record.get("seed")
+    here = replayprep.probe(
+        env,
+        cwd,
+        with_torch=record.get("torch") is not None,
+        experiment=None if options.smoke else exp_file,
+        seed=seed,
+        smoke=bool(record.get("smoke")),
+    )
+    env_differences = replaynotes.report_environment(record, here, strict=options.strict)
+    if not options.smoke:
+        replaynotes.report_config(original.dir / store.CONFIG_FILE, original.experiment_path, here)
+    from reprokit.inputs import compare_inputs
+
+    inputs, ignored = replayprep.comparable_inputs(record.get("inputs"), cwd, work_root)
+    for item in ignored:
+        say(f"warning: {original.record_file}: not comparing input {item}")
+    input_changes = compare_inputs(inputs, cwd)
+    for change in input_changes:
+        say(f"warning: {change.describe()}")
+    say(f"replaying {original.id} ({original.experiment_path}, seed {seed})")
+    return env_differences, input_changes
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    """The child's exit code; on Ctrl-C or SIGTERM here, the child is stopped the same way
+    (it finalizes its record) and waited for."""
+    try:
+        return proc.wait()
+    except KeyboardInterrupt as e:
+        # From a terminal the child got the same Ctrl-C; a `kill` reached us alone.
+        try:
+            return proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM if isinstance(e, liverun.Terminated) else signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        term = signal.getsignal(signal.SIGTERM)
+        previous_int = liverun.ignore_signals()
+        try:
+            return proc.wait()
+        finally:
+            liverun.restore_signals(term, previous_int)
+
+
+def _judge(
+    original: _Original,
+    replay_dir: Path,
+    options: _Options,
+    env_differences: int,
+    input_changes: int,
+) -> int:
+    """Compare the replay with the original: its outcome, and with --verify its numbers."""
+    record = original.record
     replayed = store.read_record(replay_dir)
     same_end, outcome = verification.same_ending(record, replayed)
     say(outcome)
-    if smoke or not verify:
+    if options.smoke or not options.verify:
         return EXIT_OK if same_end else EXIT_FAILURE
     result = verification.verify_replay(
-        original.dir, record, replay_dir, replayed, rtol=rtol, atol=atol
+        original.dir, record, replay_dir, replayed, rtol=options.rtol, atol=options.atol
     )
     print(verification.format_table(result), flush=True)
     verification.store_verdict(replay_dir, result)
@@ -333,7 +496,7 @@ def _run(
         say(f"note: {original.id} was {ended}: compared only the steps it logged")
     say(verification.summary_line(result))
     if result.verdict == "mismatch":
-        causes = replaynotes.likely_causes(record, env_differences, len(input_changes))
+        causes = replaynotes.likely_causes(record, env_differences, input_changes)
         say("  likely causes, most likely first:\n    - " + "\n    - ".join(causes))
     return EXIT_OK if result.ok else EXIT_MISMATCH
 
@@ -343,39 +506,49 @@ def _launch_args(
     settings: Settings,
     exp_file: Path,
     *,
-    rebuild: str,
+    rebuilt: Rebuilt,
     smoke: bool,
     cwd: Path,
+    env_refused: list[str],
 ) -> list[str]:
     """The ``reprokit launch`` arguments that re-run ``original`` from the worktree.
 
-    ``cwd`` is the child's working directory relative to the worktree root.
+    ``cwd`` is the child's working directory relative to the worktree root. Every value
+    from the record was checked (:mod:`reprokit.recordtrust`) and options are passed as
+    ``--name=value``, so none can be read as another option.
     """
     record = original.record
-    seed = record.get("seed")
-    replay_info = {
+    seed = recordtrust.seed(record.get("seed"), original.record_file)
+    replay_info: dict[str, Any] = {
         "source_path": rel_path(original.dir, settings.root),
-        "rebuild": rebuild,
+        "rebuild": rebuilt.how,
         "smoke": smoke,
         "cwd": cwd.as_posix(),
         "verify": None,
     }
+    # Said only when there is something to say, so a plain replay's record stays as it was.
+    if rebuilt.remote is not None:
+        replay_info["fetched_from"] = rebuilt.remote
+    if rebuilt.tree_matches is False:
+        replay_info["tree_mismatch"] = {"recorded": rebuilt.expected_tree, "ran": rebuilt.tree}
+    if env_refused:
+        replay_info["env_refused"] = env_refused
     extra: dict[str, Any] = {"replay": replay_info}
-    args = ["launch", str(exp_file), "--replay-of", original.root_id]
-    args += ["--git-from", str(original.dir), "--outputs", str(settings.outputs), "--no-check"]
-    if isinstance(seed, int):
-        args += ["--seed", str(seed)]
-    if record.get("deterministic"):
+    args = ["launch", str(exp_file), f"--replay-of={original.root_id}"]
+    args += [f"--git-from={original.dir}", f"--outputs={settings.outputs}", "--no-check"]
+    if seed is not None:
+        args.append(f"--seed={seed}")
+    if record.get("deterministic") is True:
         args.append("--deterministic")
     if smoke:
         args.append("--smoke")
     else:
-        args += ["--config-file", str(original.dir / store.CONFIG_FILE)]
+        args.append(f"--config-file={original.dir / store.CONFIG_FILE}")
         # The recorded config of a smoke run is already its smoke config: keep the label
         # (so `runs` hides it as it hides the original) without applying smoke() twice.
-        if record.get("smoke"):
+        if record.get("smoke") is True:
             extra["smoke"] = True
-    args += ["--extra-json", json.dumps(extra)]
+    args.append(f"--extra-json={json.dumps(extra)}")
     return args
 
 

@@ -14,9 +14,12 @@ be the user's repository, whose current files must not leak into the replay; or
 site-packages, which must not shadow the standard library) becomes importable. The
 experiment and its local modules then come from the worktree, as at the original launch.
 
-*Environment.* The recorded allow-listed variables (``environment.env``, which includes
-PYTHONHASHSEED when it was set) replace the allow-listed variables here: a variable set
-here but not at the original run is removed. Two kinds are exempt: locations
+*Environment.* The recorded variables (``environment.env``, which includes
+PYTHONHASHSEED when it was set) that :func:`reprokit.recordtrust.recorded_env` accepts
+(launch's allow-list, minus anything that can change what code loads, values without
+paths or line breaks) replace the allow-listed variables here: a variable set here but
+not at the original run is removed, and each refused one is named in a warning and in
+the replay's record (``replay.env_refused``). Two kinds are exempt: locations
 (``*_HOME``, ``*_PATH``, ``*_DIR``, ...) stay as they are here, and torchrun's rendezvous
 variables are never applied (a replay is one process). CUDA_VISIBLE_DEVICES is then chosen by
 :func:`reprokit.envcompare.gpu_selection`, and the recorded torch thread counts and
@@ -28,7 +31,8 @@ bootstrap applies (:func:`apply_recorded_torch`) before launch imports the exper
 except the outputs folder, virtualenvs, bytecode and caches, so relative paths in a config
 resolve as the user expects. The links point at the user's *current* files: inputs are
 not versioned, which is why launch fingerprints them and replay reports what changed.
-Large untracked files that the snapshot skipped are linked the same way.
+Large untracked files that the snapshot skipped are linked the same way, when their
+recorded path is a plain relative path inside the worktree.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import reprokit
-from reprokit import environment
+from reprokit import environment, recordtrust
 from reprokit.gitcmd import run_git
 
 # Never linked into the worktree: rebuilt or irrelevant, and a linked virtualenv or cache
@@ -66,17 +70,6 @@ _NOT_LINKED = (
 # The recorded torch settings travel to the child as JSON in this variable (a REPROKIT_*
 # name, so the replay's own record shows what it was given).
 TORCH_VAR = "REPROKIT_REPLAY_TORCH"
-_TORCH_KEYS = (
-    "inter_op_threads",
-    "intra_op_threads",
-    "float32_matmul_precision",
-    "allow_tf32_matmul",
-    "allow_tf32_cudnn",
-    "cudnn_benchmark",
-)
-# Machine-specific locations (CUDA_HOME, TORCH_HOME, ...) are taken from here, never from
-# the record: another machine's paths would break imports or re-download caches.
-_LOCATION_SUFFIXES = ("_HOME", "_PATH", "_DIR", "_ROOT", "_CACHE", "_FILE")
 # A replay is one process: torchrun's rendezvous variables would make it wait for peers.
 _DISTRIBUTED = frozenset(
     (
@@ -174,25 +167,34 @@ def child_environment(
     record: Mapping[str, Any],
     gpu_devices: str | None,
     base: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The child's environment: ``base`` (os.environ) with the recorded settings applied."""
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The child's environment: ``base`` (os.environ) with the recorded settings applied,
+    and ``(name, why)`` for each recorded variable or torch setting that was refused.
+
+    Only what :mod:`reprokit.recordtrust` accepts is applied: a record from someone else
+    once put PYTHONPATH, PATH and LD_PRELOAD into the replay's child.
+    """
     env = dict(os.environ if base is None else base)
     for name in environment.allowed_env(env):
-        if not _is_location(name):
+        if not recordtrust.is_location(name):
             del env[name]
-    recorded_env = (record.get("environment") or {}).get("env") or {}
-    for name, value in recorded_env.items():
-        if not _is_location(name) and name not in _DISTRIBUTED:
-            env[str(name)] = str(value)
-    # The replay writes where we say (--outputs), never where the original's env said.
+    environment_facts = record.get("environment")
+    recorded = environment_facts.get("env") if isinstance(environment_facts, Mapping) else None
+    if isinstance(recorded, Mapping):
+        # Never applied, and not worth a warning: torchrun's own, and where runs go (the
+        # replay writes where --outputs says).
+        skipped = (*_DISTRIBUTED, "REPROKIT_OUTPUTS")
+        recorded = {k: v for k, v in recorded.items() if k not in skipped}
+    applied, refused = recordtrust.recorded_env(recorded)
+    env.update(applied)
     env.pop("REPROKIT_OUTPUTS", None)
     if gpu_devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu_devices
-    torch_facts = record.get("torch") or {}
-    settings = {k: torch_facts[k] for k in _TORCH_KEYS if torch_facts.get(k) is not None}
+    settings, refused_torch = recordtrust.torch_settings(record.get("torch"))
     if settings:
         env[TORCH_VAR] = json.dumps(settings, sort_keys=True)
-    return env
+    refused += [(key, "not a valid value") for key in refused_torch]
+    return env, refused
 
 
 def apply_recorded_torch() -> None:
@@ -228,10 +230,6 @@ def apply_recorded_torch() -> None:
         torch.backends.cudnn.benchmark = bool(wanted["cudnn_benchmark"])
 
 
-def _is_location(name: str) -> bool:
-    return name.endswith(_LOCATION_SUFFIXES)
-
-
 def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
     """Symlink the project's ignored entries that the worktree lacks; their relative paths.
 
@@ -250,7 +248,7 @@ def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
         if not rel or any(fnmatch.fnmatch(Path(rel).name, p) for p in _NOT_LINKED):
             continue
         source = project / rel
-        if _inside(source, outputs) or _inside(source, work_root):
+        if recordtrust.is_inside(source, outputs) or recordtrust.is_inside(source, work_root):
             continue
         target = work_root / rel
         if target.exists() or target.is_symlink() or not target.parent.is_dir():
@@ -261,40 +259,86 @@ def link_ignored(project: Path, work_root: Path, outputs: Path) -> list[str]:
 
 
 def link_skipped_untracked(
-    git_top: Path, worktree: Path, skipped: list[Mapping[str, Any]] | None
+    git_top: Path, worktree: Path, skipped: Any
 ) -> tuple[list[str], list[str]]:
     """Link the untracked files the snapshot left out (for their size, as likely secrets,
     or as repositories without a commit) into the worktree.
 
     Returns the links made, and warnings for the files that are gone or whose content
     changed since the run (by sha256 where recorded, skipped above :data:`_REHASH_LIMIT`
-    where the size alone is compared).
+    where the size alone is compared), and for recorded paths that are not plain relative
+    paths inside the worktree (a ``../../x`` once made a link outside it): those are
+    ignored.
     """
-    from reprokit.inputs import sha256_file
-
     linked: list[str] = []
     warnings: list[str] = []
-    for entry in skipped or []:
-        rel = str(entry.get("path"))
-        source, target = git_top / rel, worktree / rel
-        why = {"secret": "as a likely secret", "empty-repository": "as a repository with no commit"}
-        what = (
-            f"{rel} (left out of the snapshot {why.get(str(entry.get('reason')), 'for its size')})"
-        )
-        if not (source.is_file() or source.is_dir()):
-            warnings.append(f"{what} is not here; the replay runs without it")
+    for entry in skipped if isinstance(skipped, list) else []:
+        if not isinstance(entry, Mapping):
             continue
-        if not target.exists() and target.parent.is_dir():
-            target.symlink_to(source, target_is_directory=source.is_dir())
-            linked.append(rel)
-        if source.is_dir() or entry.get("size") is None:
-            continue  # a repository with no commit: nothing recorded to compare
-        size = source.stat().st_size
-        if entry.get("size") != size:
-            warnings.append(f"{what} changed size since the run: {entry.get('size')} -> {size}")
-        elif size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
-            warnings.append(f"{what} changed since the run (sha256 differs)")
+        rel = entry.get("path")
+        problem = recordtrust.relative_path_problem(rel)
+        if problem is None and not recordtrust.is_inside((worktree / str(rel)).parent, worktree):
+            problem = "leads out of the worktree through a link"
+        if problem is not None:
+            shown = repr(rel)[:120]
+            warnings.append(f"git.skipped_untracked path {shown} {problem}; ignored")
+            continue
+        warning = _link_one(git_top, worktree, str(rel), entry, linked)
+        if warning:
+            warnings.append(warning)
     return linked, warnings
+
+
+def _link_one(
+    git_top: Path, worktree: Path, rel: str, entry: Mapping[str, Any], linked: list[str]
+) -> str | None:
+    from reprokit.inputs import sha256_file
+
+    source, target = git_top / rel, worktree / rel
+    why = {"secret": "as a likely secret", "empty-repository": "as a repository with no commit"}
+    what = f"{rel} (left out of the snapshot {why.get(str(entry.get('reason')), 'for its size')})"
+    if not (source.is_file() or source.is_dir()):
+        return f"{what} is not here; the replay runs without it"
+    if not target.exists() and not target.is_symlink() and target.parent.is_dir():
+        target.symlink_to(source, target_is_directory=source.is_dir())
+        linked.append(rel)
+    if source.is_dir() or entry.get("size") is None:
+        return None  # a repository with no commit: nothing recorded to compare
+    size = source.stat().st_size
+    if entry.get("size") != size:
+        return f"{what} changed size since the run: {entry.get('size')} -> {size}"
+    if size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
+        return f"{what} changed since the run (sha256 differs)"
+    return None
+
+
+def comparable_inputs(
+    recorded: Any, cwd: Path, work_root: Path
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The recorded inputs replay compares, and a description of each one it will not.
+
+    An input is compared where the replayed run reads it: an absolute path as recorded
+    (a place on this machine, named by the recorded config the run receives anyway), a
+    relative one from the child's folder, provided it stays inside the worktree (links
+    into the user's data are the replay's own). Anything else in the list is ignored.
+    """
+    kept: list[dict[str, Any]] = []
+    ignored: list[str] = []
+    for entry in recorded if isinstance(recorded, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        spelled = entry.get("path")
+        if not isinstance(spelled, str) or not spelled or "\0" in spelled:
+            ignored.append(f"{spelled!r} (not a path)")
+            continue
+        path = Path(spelled)
+        if not path.is_absolute() and not os.path.normpath(cwd / path).startswith(
+            os.path.join(str(work_root), "")
+        ):
+            ignored.append(f"{spelled!r} (leaves the worktree)")
+            continue
+        kept.append(entry)
+    return kept, ignored
 
 
 def unlink_links(work_root: Path, names: list[str]) -> None:
@@ -303,13 +347,6 @@ def unlink_links(work_root: Path, names: list[str]) -> None:
         link = work_root / name
         if link.is_symlink():
             link.unlink()
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(folder.resolve())
-    except OSError:
-        return False
 
 
 def probe(

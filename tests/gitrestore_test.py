@@ -31,7 +31,7 @@ def test_via_ref_leaves_the_users_repo_alone(repo: Path, tmp_path: Path) -> None
     before = user_state(repo)
     dest = tmp_path / "rebuilt"
 
-    assert materialize(repo, rec, tmp_path / "run_1", dest) == "ref"
+    assert materialize(repo, rec, tmp_path / "run_1", dest).how == "ref"
 
     assert tree_state(dest) == tree_state(repo, skip=IGNORED)
     assert git(dest, "rev-parse", "HEAD").strip() == rec["snapshot"]
@@ -56,7 +56,7 @@ def test_ref_deleted_but_commit_still_here_is_exact(repo: Path, tmp_path: Path) 
     git(repo, "update-ref", "-d", rec["snapshot_ref"])
     dest = tmp_path / "rebuilt"
 
-    assert materialize(repo, rec, tmp_path / "run_1", dest) == "commit"
+    assert materialize(repo, rec, tmp_path / "run_1", dest).how == "commit"
 
     assert git(dest, "rev-parse", "HEAD").strip() == rec["snapshot"]
     remove_worktree(repo, dest)
@@ -69,7 +69,7 @@ def test_ref_deleted_rebuilds_from_patch(repo: Path, tmp_path: Path) -> None:
     before = user_state(repo)
     dest = tmp_path / "rebuilt"
 
-    assert materialize(repo, rec, tmp_path / "run_1", dest) == "patch"
+    assert materialize(repo, rec, tmp_path / "run_1", dest).how == "patch"
 
     assert tree_state(dest) == tree_state(repo, skip=IGNORED)
     assert git(dest, "rev-parse", "HEAD").strip() == rec["sha"]
@@ -88,7 +88,7 @@ def test_unborn_head_rebuilds_from_patch(tmp_path: Path) -> None:
     _drop_snapshot(root, rec)
     before = user_state(root)
 
-    assert materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt") == "patch"
+    assert materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt").how == "patch"
 
     assert tree_state(tmp_path / "rebuilt") == tree_state(root)
     remove_worktree(root, tmp_path / "rebuilt")
@@ -108,14 +108,12 @@ def test_fetched_from_a_remote_in_a_fresh_clone(
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--no-local", "-o", clone_remote, str(bare), str(clone))
     assert run_git("cat-file", "-t", rec["snapshot"], cwd=clone, check=False) == b""
-    if clone_remote == "upstream":
-        # The recorded name "origin" is unknown here and the local remote is broken: only
-        # fetching the recorded URL can work.
-        git(clone, "remote", "set-url", "upstream", str(tmp_path / "gone.git"))
     # Simulate a lost run folder patch too: only the fetch can succeed exactly.
     (tmp_path / "run_1" / "diff.patch").unlink()
 
-    assert materialize(clone, rec, tmp_path / "run_1", tmp_path / "rebuilt") == "fetched"
+    # The recorded name "origin" may be unknown here: the user's own remote is used.
+    rebuilt = materialize(clone, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+    assert (rebuilt.how, rebuilt.remote, rebuilt.tree_matches) == ("fetched", clone_remote, True)
 
     assert tree_state(tmp_path / "rebuilt") == tree_state(repo, skip=IGNORED)
     assert git(clone, "rev-parse", rec["snapshot_ref"]).strip() == rec["snapshot"]
@@ -186,7 +184,7 @@ def test_patch_that_no_longer_applies_is_a_clear_error(repo: Path, tmp_path: Pat
 
     assert str(info.value).startswith(
         f"cannot rebuild the code: {tmp_path / 'run_1' / 'diff.patch'} does not apply to "
-        f"{rec['sha'][:12]}:\n  error: experiments/a.py: already exists in working directory"
+        f"{rec['sha'][:12]}:\n  error: experiments/a.py: already exists in index"
     )
     assert not (tmp_path / "rebuilt").exists()
     assert git(repo, "worktree", "list").count("\n") == 1
@@ -220,7 +218,7 @@ def test_a_recorded_remote_is_never_read_as_an_option(repo: Path, tmp_path: Path
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("snapshot_ref", "refs/heads/main", "git.snapshot_ref must be under refs/reprokit/"),
+        ("snapshot_ref", "refs/heads/main", "git.snapshot_ref must be a ref under refs/reprokit/"),
         ("snapshot", "--output=/tmp/x", "git.snapshot is not a commit id"),
         ("sha", "HEAD~1", "git.sha is not a commit id"),
     ],
@@ -232,3 +230,27 @@ def test_a_malformed_record_is_refused_before_git_sees_it(
     with pytest.raises(ReprokitError, match=message):
         materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
     assert git(repo, "rev-parse", "refs/heads/main") == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_patch_moving_a_submodule_rebuilds_the_recorded_tree(repo: Path, tmp_path: Path) -> None:
+    # The tree check compares the rebuilt index with git.tree: a gitlink the patch moves
+    # must land in it, although the submodule itself is not checked out.
+    lib = tmp_path / "lib"
+    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
+    write(lib / "lib.py", "v = 1\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(repo, "commit", "-q", "-m", "add submodule")
+    sub = repo / "vendor/lib"
+    write(sub / "lib.py", "v = 2\n")
+    git(sub, "commit", "-q", "-am", "v2")  # the submodule moved: the pointer is dirty
+    write(repo / "top.txt", "t\n")
+    rec = _capture(repo, tmp_path / "run_1")
+    _drop_snapshot(repo, rec)
+
+    rebuilt = materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+
+    assert (rebuilt.how, rebuilt.tree_matches) == ("patch", True)
+    assert (tmp_path / "rebuilt" / "top.txt").read_text() == "t\n"
+    remove_worktree(repo, tmp_path / "rebuilt")

@@ -358,8 +358,9 @@ def test_replay_in_a_fresh_clone_fetches_the_snapshot(
 
     code, _, err = _replay(clone, monkeypatch, capfd, "run_1", "--verify")
     assert code == 0, err
-    assert "(fetched from a remote)" in err
+    assert "(fetched from origin)" in err
     assert _record(clone, "run_2")["replay"]["rebuild"] == "fetched"
+    assert _record(clone, "run_2")["replay"]["fetched_from"] == "origin"
     assert git(clone, "worktree", "list").count("\n") == 1
 
 
@@ -543,7 +544,8 @@ def test_child_environment_applies_the_recorded_variables() -> None:
         "CUDA_HOME": "/usr/local/cuda",
         "REPROKIT_OUTPUTS": "elsewhere",
     }
-    env = replayprep.child_environment(record, "", base=here)
+    env, refused = replayprep.child_environment(record, "", base=here)
+    assert refused == []
     assert env == {
         "PATH": "/bin",
         "CUDA_HOME": "/usr/local/cuda",  # a location: this machine's
