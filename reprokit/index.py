@@ -116,6 +116,29 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
     return hashlib.sha256(patch).hexdigest()
 
 
+# SQLite integers are 64-bit: a record's seed of 2**64 (a valid `--seed`) made the insert
+# raise OverflowError and broke `runs`, `lineage` and `blame`. Such a number is stored as
+# its decimal text and read back as the int it was (:func:`number`); JSON columns keep
+# every number exact already.
+_INT64 = range(-(2**63), 2**63)
+_NUMBER_COLUMNS = frozenset(("num", "pid", "seed", "duration_s"))
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as SQLite can hold it: an int outside 64 bits becomes its decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return str(value)
+    return value
+
+
+def number(value: Any) -> Any:
+    """A number column (``num``, ``pid``, ``seed``, ``duration_s``) as the record held it:
+    the decimal text of an int too big for SQLite back to that int."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tuple[Any, ...]:
     record = store.read_record(run_dir)
     summary = store.read_summary(run_dir)
@@ -154,7 +177,7 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "config": json.dumps(_load_config(run_dir), sort_keys=True, default=str),
         "record": json.dumps(slim, sort_keys=True, default=str),
     }
-    return tuple(values[c] for c in COLUMNS)
+    return tuple(_storable(values[c]) if c in _NUMBER_COLUMNS else values[c] for c in COLUMNS)
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:

@@ -222,6 +222,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _valid_pid(pid: object) -> bool:
+    """Whether ``pid`` can name one process (a positive int within pid_t)."""
+    return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -311,7 +316,9 @@ def liveness(
     silent = None if beat is None else (time.time() if now is None else now) - beat
     stale = silent is None or silent > stale_after
     pid = record.get("pid")
-    if record.get("host") == hostname() and isinstance(pid, int) and not isinstance(pid, bool):
+    # A pid from a record may be anything an int can be: 0 or -1 would make os.kill signal
+    # a whole process group, and one past the platform's pid_t raised OverflowError.
+    if record.get("host") == hostname() and _valid_pid(pid):
         if not _pid_alive(pid):
             return Liveness("crashed", "exited", silent)
         recorded = record.get("pid_started")
