@@ -14,7 +14,7 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from reprokit import recordschema
 from reprokit.errors import ReprokitError
@@ -222,7 +222,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _valid_pid(pid: object) -> bool:
+def _valid_pid(pid: object) -> TypeGuard[int]:
     """Whether ``pid`` can name one process (a positive int within pid_t)."""
     return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
 
