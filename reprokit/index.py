@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -21,6 +22,7 @@ from typing import Any
 
 from reprokit import store
 from reprokit.errors import ReprokitError
+from reprokit.paths import shown
 
 INDEX_FILE = ".index.sqlite"
 SCHEMA_VERSION = 3  # 2: git_snapshot, git_changes; 3: git_tree
@@ -90,15 +92,16 @@ def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
 def _load_config(run_dir: Path) -> Any:
     """config.yaml as plain data (YAML safe loader, C version when available)."""
     try:
-        text = (run_dir / store.CONFIG_FILE).read_text(encoding="utf-8")
+        data = store.read_regular(run_dir / store.CONFIG_FILE)
     except FileNotFoundError:
         return None
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError:
+        return yaml.load(data, Loader=loader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # ValueError: an int of more than 4,300 digits; RecursionError: deep nesting.
         return None
 
 
@@ -109,11 +112,15 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
         return None
     import hashlib
 
+    digest = hashlib.sha256()
+    # Only the run folder's own patch: the record's patch_file name is not a path to follow.
     try:
-        patch = (run_dir / str(git.get("patch_file") or store.PATCH_FILE)).read_bytes()
-    except OSError:
+        with store.open_regular(run_dir / store.PATCH_FILE) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, ReprokitError):
         return None  # no patch to compare: the run's snapshot names a state of its own
-    return hashlib.sha256(patch).hexdigest()
+    return digest.hexdigest()
 
 
 # SQLite integers are 64-bit: a record's seed of 2**64 (a valid `--seed`) made the insert
@@ -192,9 +199,27 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     return conn
 
 
+def _regular_or_missing(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 @contextmanager
 def _open(outputs: Path) -> Iterator[sqlite3.Connection]:
     path = outputs / INDEX_FILE
+    if not _regular_or_missing(path):
+        # A FIFO there made SQLite's open wait forever; a link could point anywhere. The
+        # folders are the truth: index them in memory this time, and say how to fix it.
+        print(
+            f"reprokit: warning: {shown(path)} is not a regular file; indexing in memory"
+            " (delete it to let reprokit keep its index there)",
+            file=sys.stderr,
+        )
+        with closing(_connect(None)) as memory:
+            yield memory
+        return
     try:
         conn = _connect(path)
     except sqlite3.DatabaseError:
