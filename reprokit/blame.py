@@ -27,6 +27,7 @@ from reprokit.evidence import by_seed, diverged_value, is_plain_run, metric_valu
 from reprokit.lineage import unfinished
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
+from reprokit.tables import safe_text
 
 __all__ = [
     "Ablation",
@@ -351,5 +352,6 @@ def blame_command(
         # into null), so a NaN slipping through fails loudly here rather than in a parser.
         print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
-    print("\n\n".join(render(metric, t, steps, resolved) for t, steps in sections))
+    text = "\n\n".join(render(metric, t, steps, resolved) for t, steps in sections)
+    print(safe_text(text, lines=True))
     return 0

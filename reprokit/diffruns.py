@@ -11,7 +11,7 @@ from typing import Any
 
 from reprokit.settings import Settings
 from reprokit.stats import as_float
-from reprokit.tables import format_config_value
+from reprokit.tables import format_config_value, safe_text
 from reprokit.where import read_record
 
 
@@ -172,5 +172,5 @@ def diff_command(run_a: str, run_b: str, *, settings: Settings, code: bool, as_j
     if as_json:
         print(json.dumps(diff, indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(render(diff) + "\n")
+        sys.stdout.write(safe_text(render(diff), lines=True) + "\n")
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 from reprokit import store
 from reprokit.errors import ReprokitError
 from reprokit.paths import shown
+from reprokit.tables import safe_text
 
 INDEX_FILE = ".index.sqlite"
 SCHEMA_VERSION = 3  # 2: git_snapshot, git_changes; 3: git_tree
@@ -250,7 +251,7 @@ def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
             # One unreadable run (edited by hand, from a newer reprokit) must not hide the rest.
             # One line per skipped run (its hint says how to repair it; `show` prints that).
             why = e.message if isinstance(e, ReprokitError) else str(e)
-            print(f"reprokit: warning: skipping {run_id}: {why}", file=sys.stderr)
+            print(f"reprokit: warning: skipping {run_id}: {safe_text(why)}", file=sys.stderr)
             if run_id in stored:
                 gone.append((run_id,))
     if not gone and not changed:

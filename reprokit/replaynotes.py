@@ -16,7 +16,10 @@ from reprokit.errors import EXIT_ENV_REFUSED, ReprokitError
 
 def say(message: str) -> None:
     """One ``reprokit: ...`` line on stderr, like launch's own progress lines."""
-    print(f"reprokit: {message}", file=sys.stderr, flush=True)
+    from reprokit.tables import safe_text
+
+    # Replay's messages quote the record (ids, paths, notes): control characters escaped.
+    print(f"reprokit: {safe_text(message, lines=True)}", file=sys.stderr, flush=True)
 
 
 def report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> int:

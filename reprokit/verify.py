@@ -22,6 +22,7 @@ from typing import Any
 
 from reprokit import store
 from reprokit.stats import as_float
+from reprokit.tables import safe_text
 
 
 def _as_float(value: int) -> float:
@@ -253,9 +254,10 @@ def format_table(result: Verification) -> str:
                 r.verdict,
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    safe = [[safe_text(c) for c in line] for line in lines]
+    widths = [max(len(line[i]) for line in safe) for i in range(len(header))]
     out = [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in safe
     ]
     return "\n".join(out)
 
