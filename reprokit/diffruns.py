@@ -3,7 +3,6 @@ environment and hardware."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from reprokit.settings import Settings
 from reprokit.stats import as_float
-from reprokit.tables import format_config_value, safe_text
+from reprokit.tables import format_config_value, json_text, safe_text
 from reprokit.where import read_record
 
 
@@ -170,7 +169,7 @@ def diff_command(run_a: str, run_b: str, *, settings: Settings, code: bool, as_j
     """Print the differences between two runs."""
     diff = compare_runs(run_a, run_b, settings=settings, code=code)
     if as_json:
-        print(json.dumps(diff, indent=2, ensure_ascii=False))
+        print(json_text(diff, indent=2))
     else:
         sys.stdout.write(safe_text(render(diff), lines=True) + "\n")
     return 0

@@ -67,7 +67,8 @@ def _sig(path: str) -> str | None:
     # 10,000 runs the stat calls are most of the time (~100 ms) already.
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except OSError:
+        # Missing, or its run_N "folder" is a file or a FIFO (NotADirectoryError): no record.
         return None
     return f"{st.st_mtime_ns}:{st.st_ino}:{st.st_size}"
 

@@ -155,3 +155,18 @@ def format_config_value(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return json.dumps(value)
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """``json.dumps(data, ensure_ascii=False, **options)`` for printing: readable unicode,
+    unless the data holds a lone surrogate (a non-UTF-8 file name kept by surrogateescape),
+    which no UTF-8 terminal can print: then every non-ASCII character is escaped, so the
+    output stays exact JSON instead of failing with UnicodeEncodeError."""
+    import json
+
+    text = json.dumps(data, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, ensure_ascii=True, **options)
+    return text

@@ -147,3 +147,19 @@ def test_json_that_python_refuses(project: Path) -> None:
     (run_dir / "run.json").write_text("[1, 2]")
     show = run_cli(project, "show", "run_2", timeout=TIMEOUT)
     assert "outputs/run_2/run.json: the run record is a JSON list, not an object" in show.stderr
+
+
+@pytest.mark.parametrize("how", ["file", "fifo", "dangling"])
+def test_a_run_folder_that_is_not_a_folder_is_not_a_run(project: Path, how: str) -> None:
+    junk = project / "outputs" / "run_9"
+    if how == "file":
+        junk.write_text("not a folder")
+    elif how == "fifo":
+        os.mkfifo(junk)
+    else:
+        junk.symlink_to(project / "nowhere")
+    runs = run_cli(project, "runs", "--json", timeout=TIMEOUT)
+    assert runs.returncode == 0, runs.stderr
+    assert [r["id"] for r in json.loads(runs.stdout)] == ["run_3", "run_2", "run_1"]
+    show = run_cli(project, "show", "run_9", timeout=TIMEOUT)
+    assert show.returncode == 1 and "Traceback" not in show.stderr, show.stderr

@@ -138,3 +138,28 @@ def test_safe_text() -> None:
     assert safe_text("\x7f\x9b") == "\\x7f\\x9b"  # DEL, and C1's CSI
     # A non-UTF-8 byte of a file name (surrogateescape) shows as the byte it was.
     assert safe_text(b"caf\xff".decode("utf-8", "surrogateescape")) == "caf\\xff"
+
+
+def test_a_non_utf8_file_name_prints_everywhere(project: Path) -> None:
+    """A file name that is not UTF-8 (kept by surrogateescape) is shown as its byte in
+    text, and escaped in JSON, under a strict UTF-8 stdout, never a UnicodeEncodeError."""
+    name = os.fsdecode(b"caf\xff.txt")
+    (project / name).write_text("x")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    launch = subprocess.run(
+        [sys.executable, "-m", "reprokit", "launch", BASE, "--no-check"],
+        cwd=project, env=env, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert launch.returncode == 0, launch.stderr
+    for argv, expected in (
+        (["show", "run_3"], b"caf\\xff.txt"),
+        (["show", "run_3", "--json"], b'"caf\\udcff.txt"'),
+        (["diff", "run_1", "run_3"], b"caf\\xff.txt"),
+        (["diff", "run_1", "run_3", "--json"], b'"caf\\udcff.txt"'),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "reprokit", *argv],
+            cwd=project, env=env, capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert expected in proc.stdout, (argv, proc.stdout)
