@@ -27,7 +27,10 @@ def full_record(run_dir: Path) -> dict[str, Any]:
 
 
 def _gib(n: object) -> str:
-    return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"
+    try:
+        return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"
+    except OverflowError:  # an int past a float's range, from a hand-edited record
+        return f"{n} bytes"
 
 
 def _git_lines(git: dict[str, Any] | None) -> list[tuple[str, str]]:

@@ -46,7 +46,7 @@ def as_float(value: Any) -> float | None:
     except OverflowError:
         # An int past float's range (a hand-edited or unusual record) is as far out as a
         # float can say: summary statistics treat it like the infinity it rounds to.
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf
 
 
 def summarize(values: Sequence[float]) -> Summary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ def format_duration(seconds: float | None) -> str:
     """``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` when unknown."""
     if seconds is None:
         return "-"
+    if not math.isfinite(seconds):
+        return str(seconds)  # a hand-edited record: inf/nan, not an OverflowError
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
@@ -148,7 +151,6 @@ def format_config_value(value: Any) -> str:
     ``--json`` does), everything else as JSON (``true``, ``null``, ``[1, 2]``). ``new``,
     ``blame`` and ``diff`` all show changes this way."""
     import json
-    import math
 
     if isinstance(value, str):
         return safe_text(value)

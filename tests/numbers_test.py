@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from conftest import git, run_cli, write
 from reprokit import verify
+from reprokit.stats import as_float
 
 EXP = "experiments/toy/base_01_01.py"
 # The loss comes from the environment, so one commit gives an original and a replay that
@@ -115,6 +117,7 @@ def test_values_match_non_finite_and_big_ints() -> None:
     row = verify.Row("x", 10**400, 10**400 + 5, "mismatch")
     assert row.abs_diff == 5.0
     assert verify.Row("x", 10**400, -(10**400), "mismatch").abs_diff == math.inf
+    assert (as_float(10**400), as_float(-(10**400)), as_float(True)) == (math.inf, -math.inf, None)
 
 
 def test_a_seed_past_64_bits_is_stored_and_shown(repo: Path) -> None:
@@ -148,8 +151,11 @@ def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
     record = json.loads((run_dir / "run.json").read_text())
     old = "2026-01-01T00:00:00+00:00"  # no heartbeat for long: only the pid could say alive
     record.update(pid=2**80, duration_s=2**70, status="running", heartbeat_at=old)
+    record["hardware"]["memory_bytes"] = 10**400
     (run_dir / "run.json").write_text(json.dumps(record))
     (run_dir / "summary.json").write_text(json.dumps({"loss": 10**400, "acc": -(2**90)}))
+    rows = [{"step": 2**70, "time": 1.0, "loss": 10**400}, {"step": 10**400, "loss": 1.5}]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run_dir / "config.yaml").write_text(f"lr: {10**30}\nseed: {2**64}\n")
     # A run folder whose number is past 64 bits is a run folder like any other.
     big_dir = repo / "outputs" / f"run_{2**64}"
@@ -162,10 +168,19 @@ def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
         ("show", big_dir.name),
         ("lineage", EXP),
         ("blame", "loss", EXP),
+        ("plot", "loss", "run_1", "-o", str(repo / "loss.png")),
     ):
         proc = run_cli(repo, *argv)
         assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
+    # Infinite and NaN durations (JSON's Infinity/NaN) are shown as such.
+    for duration in ("Infinity", "NaN"):
+        text = (run_dir / "run.json").read_text()
+        text = re.sub(r'"duration_s": [^,}]+', f'"duration_s": {duration}', text)
+        (run_dir / "run.json").write_text(text)
+        for argv in (("show", "run_1"), ("runs", "--all")):
+            proc = run_cli(repo, *argv)
+            assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
     listed = json.loads(run_cli(repo, "runs", "--json", "--all").stdout)
     assert {r["id"] for r in listed} == {"run_1", big_dir.name}
     # A pid of -1 would make os.kill signal every process: never taken as alive.
