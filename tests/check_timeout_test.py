@@ -7,6 +7,7 @@ hanging CI.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -154,3 +155,16 @@ def test_an_import_that_ends_the_interpreter_is_a_finding(
     ), proc.stdout
     # The other family is still checked, in a fresh child.
     assert lines[-1] == "checked 2 experiments: 1 problem in 1 file"
+
+
+def test_a_fifo_among_the_experiments_or_as_the_cache_never_blocks(project: Path) -> None:
+    (project / SLOW).unlink()
+    (project / KID).unlink()
+    os.mkfifo(project / "experiments/toy/pipe_02_01.py")
+    cache = project / ".git" / "reprokit" / "check-cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(cache)
+    proc = run_cli(project, "check", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "experiments/toy/pipe_02_01.py:1:1: RK500 cannot import" in proc.stdout
+    assert proc.stdout.endswith("checked 3 experiments: 2 problems in 1 file\n"), proc.stdout

@@ -19,7 +19,7 @@ from typing import Any
 
 from reprokit import naming
 from reprokit.checks import static
-from reprokit.checks.cache import CheckCache
+from reprokit.checks.cache import CheckCache, read_source
 from reprokit.checks.findings import Finding
 from reprokit.checks.verdict import family_names, fingerprint, names_key, verdict_key
 from reprokit.settings import Settings
@@ -55,11 +55,7 @@ class _Run:
 
     def sha(self, rel: str) -> str:
         if rel not in self.shas:
-            try:
-                with open(os.path.join(self.root_str, rel), "rb") as f:
-                    data: bytes | None = f.read()
-            except OSError:
-                data = None
+            data = read_source(os.path.join(self.root_str, rel))
             self.data[rel] = data
             self.shas[rel] = hashlib.sha256(data).hexdigest() if data is not None else "-"
         return self.shas[rel]
