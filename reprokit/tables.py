@@ -61,7 +61,7 @@ def format_started(value: str | None) -> str:
         return "-"
     try:
         when = datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 at +05:00 is before year 1 in UTC
         return value
     return when.strftime("%Y-%m-%d %H:%M")
 
@@ -115,7 +115,7 @@ def iso_utc(value: str | None) -> str | None:
         return None
     try:
         return datetime.fromisoformat(value).astimezone(UTC).isoformat(timespec="microseconds")
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 at +05:00 is before year 1 in UTC
         return value
 
 

@@ -185,3 +185,17 @@ def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
     assert {r["id"] for r in listed} == {"run_1", big_dir.name}
     # A pid of -1 would make os.kill signal every process: never taken as alive.
     assert {r["status"] for r in listed} == {"crashed"}
+
+
+def test_times_at_the_edge_of_the_calendar(repo: Path) -> None:
+    _project(repo)
+    assert run_cli(repo, "launch", EXP, "--no-check", env={"RK_LOSS": "1"}).returncode == 0
+    path = repo / "outputs" / "run_1" / "run.json"
+    record = json.loads(path.read_text())
+    # Year 1 at +05:00 is before year 1 in UTC: astimezone raised OverflowError.
+    record.update(started_at="0001-01-01T00:00:00+05:00", heartbeat_at="9999-12-31T23:59:59-05:00")
+    path.write_text(json.dumps(record))
+    for argv in (("runs",), ("runs", "--json"), ("runs", "--format", "csv"), ("show", "run_1")):
+        proc = run_cli(repo, *argv)
+        assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
+        assert "0001-01-01T00:00:00+05:00" in proc.stdout
