@@ -164,8 +164,11 @@ def _watch(
     stdout = proc.stdout
 
     def read() -> None:
-        for line in stdout:
-            lines.put(line)
+        # Ends at end of file, when the child's process group is gone; a stdout closed
+        # under it by _kill_group ends it too, quietly.
+        with contextlib.suppress(OSError, ValueError):
+            for line in stdout:
+                lines.put(line)
         lines.put(b"")
 
     threading.Thread(target=read, daemon=True).start()
