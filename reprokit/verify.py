@@ -311,7 +311,12 @@ def replay_line(record: dict[str, Any]) -> str | None:
 
 
 def _g(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) else "?"
+    if not isinstance(value, (int, float)):
+        return "?"
+    try:
+        return f"{value:g}"
+    except OverflowError:  # an int past a float's range, in a hand-edited record
+        return str(value)
 
 
 def _error_type(record: dict[str, Any]) -> str | None:

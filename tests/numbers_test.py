@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from conftest import git, run_cli, write
-from reprokit import verify
+from reprokit import diffruns, verify
 from reprokit.stats import as_float
 
 EXP = "experiments/toy/base_01_01.py"
@@ -118,6 +118,8 @@ def test_values_match_non_finite_and_big_ints() -> None:
     assert row.abs_diff == 5.0
     assert verify.Row("x", 10**400, -(10**400), "mismatch").abs_diff == math.inf
     assert (as_float(10**400), as_float(-(10**400)), as_float(True)) == (math.inf, -math.inf, None)
+    [row] = diffruns.metric_diff({"n": 10**400}, {"n": 10**400 + 1})
+    assert row["delta"] == 1
 
 
 def test_a_seed_past_64_bits_is_stored_and_shown(repo: Path) -> None:
@@ -146,9 +148,12 @@ def test_a_seed_past_64_bits_is_stored_and_shown(repo: Path) -> None:
 
 def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
     _project(repo)
-    assert run_cli(repo, "launch", EXP, "--no-check", env={"RK_LOSS": "1"}).returncode == 0
+    for _ in range(2):
+        assert run_cli(repo, "launch", EXP, "--no-check", env={"RK_LOSS": "1"}).returncode == 0
     run_dir = repo / "outputs" / "run_1"
     record = json.loads((run_dir / "run.json").read_text())
+    verify = {"verdict": "match", "rtol": 10**400, "atol": 0, "compared": 1, "mismatches": []}
+    record.update(replay_of="run_2", replay={"source_path": "outputs/run_2", "verify": verify})
     old = "2026-01-01T00:00:00+00:00"  # no heartbeat for long: only the pid could say alive
     record.update(pid=2**80, duration_s=2**70, status="running", heartbeat_at=old)
     record["hardware"]["memory_bytes"] = 10**400
@@ -169,6 +174,8 @@ def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
         ("lineage", EXP),
         ("blame", "loss", EXP),
         ("plot", "loss", "run_1", "-o", str(repo / "loss.png")),
+        ("diff", "run_2", "run_1"),
+        ("diff", "run_2", "run_1", "--json"),
     ):
         proc = run_cli(repo, *argv)
         assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
@@ -182,9 +189,12 @@ def test_huge_numbers_in_a_hand_edited_record(repo: Path) -> None:
             proc = run_cli(repo, *argv)
             assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
     listed = json.loads(run_cli(repo, "runs", "--json", "--all").stdout)
-    assert {r["id"] for r in listed} == {"run_1", big_dir.name}
+    assert {r["id"] for r in listed} == {"run_1", "run_2", big_dir.name}
+    diff = run_cli(repo, "diff", "run_2", "run_1").stdout
+    # 1.0 → 10**400: a float difference, so +inf (ints alone are subtracted exactly).
+    assert ["loss", "1", str(10**400), "+inf"] in [line.split() for line in diff.splitlines()]
     # A pid of -1 would make os.kill signal every process: never taken as alive.
-    assert {r["status"] for r in listed} == {"crashed"}
+    assert {r["status"] for r in listed if r["id"] != "run_2"} == {"crashed"}
 
 
 def test_times_at_the_edge_of_the_calendar(repo: Path) -> None:
