@@ -12,7 +12,6 @@ and JSON output are :mod:`reprokit.blame_render`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from reprokit.evidence import by_seed, diverged_value, is_plain_run, metric_valu
 from reprokit.lineage import unfinished
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
+from reprokit.tables import json_text, safe_text
 
 __all__ = [
     "Ablation",
@@ -349,7 +349,8 @@ def blame_command(
             data = [s.to_json() for s in sections[0][1]]
         # allow_nan=False: the output is strict JSON (step_json turns non-finite numbers
         # into null), so a NaN slipping through fails loudly here rather than in a parser.
-        print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+        print(json_text(data, indent=2, allow_nan=False))
         return 0
-    print("\n\n".join(render(metric, t, steps, resolved) for t, steps in sections))
+    text = "\n\n".join(render(metric, t, steps, resolved) for t, steps in sections)
+    print(safe_text(text, lines=True))
     return 0

@@ -3,7 +3,6 @@ environment and hardware."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from reprokit.settings import Settings
 from reprokit.stats import as_float
-from reprokit.tables import format_config_value
+from reprokit.tables import format_config_value, json_text, safe_text
 from reprokit.where import read_record
 
 
@@ -28,9 +27,19 @@ def metric_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> lis
     rows = []
     for name in [*a, *(k for k in b if k not in a)]:
         va, vb = a.get(name), b.get(name)
-        numeric = as_float(va) is not None and as_float(vb) is not None
-        rows.append({"name": name, "a": va, "b": vb, "delta": vb - va if numeric else None})  # type: ignore[operator]
+        rows.append({"name": name, "a": va, "b": vb, "delta": _delta(va, vb)})
     return rows
+
+
+def _delta(a: Any, b: Any) -> int | float | None:
+    """``b - a`` for two numbers: exact for ints of any size, else in floats (an int past a
+    float's range is inf there, so the difference cannot raise OverflowError)."""
+    fa, fb = as_float(a), as_float(b)
+    if fa is None or fb is None:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return int(b) - int(a)
+    return fb - fa
 
 
 def _git_side(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,6 +124,13 @@ def _m(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else _v(value)
 
 
+def _signed(delta: float) -> str:
+    try:
+        return f"{delta:+.6g}"
+    except OverflowError:  # an int past a float's range: all its digits
+        return f"{delta:+d}"
+
+
 def _files(side: Mapping[str, Any]) -> str:
     files = [
         f for key in ("modified", "staged", "deleted", "untracked") for f in side.get(key) or []
@@ -135,7 +151,7 @@ def render(diff: Mapping[str, Any]) -> str:
     out += ["", "metrics:"]
     rows = [("metric", ia, ib, "Δ")]
     rows += [
-        (m["name"], _m(m["a"]), _m(m["b"]), "" if m["delta"] is None else f"{m['delta']:+.6g}")
+        (m["name"], _m(m["a"]), _m(m["b"]), "" if m["delta"] is None else _signed(m["delta"]))
         for m in diff["metrics"]
     ]
     if len(rows) == 1:
@@ -170,7 +186,7 @@ def diff_command(run_a: str, run_b: str, *, settings: Settings, code: bool, as_j
     """Print the differences between two runs."""
     diff = compare_runs(run_a, run_b, settings=settings, code=code)
     if as_json:
-        print(json.dumps(diff, indent=2, ensure_ascii=False))
+        print(json_text(diff, indent=2))
     else:
-        sys.stdout.write(render(diff) + "\n")
+        sys.stdout.write(safe_text(render(diff), lines=True) + "\n")
     return 0

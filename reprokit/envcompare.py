@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reprokit.tables import safe_text
+
 # Listed first in the table: the packages whose versions most often move numbers.
 _FIRST = ("torch", "numpy")
 _CUDA_RE = re.compile(r"^(nvidia-|triton$|.*cuda|.*cudnn|.*nccl|.*cublas)")
@@ -159,6 +161,8 @@ def format_table(diffs: list[Difference]) -> str:
     """``what | recorded | here`` with a ``*`` after the rows that can change results."""
     rows = [("what", "recorded", "here")]
     rows += [(d.what + (" *" if d.affects_results else ""), d.recorded, d.here) for d in diffs]
+    # Recorded values come from someone else's record: escaped for the terminal.
+    rows = [(safe_text(a), safe_text(b), safe_text(c)) for a, b, c in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))

@@ -48,7 +48,10 @@ def run_with_handler(func: Callable[[], int]) -> int:
     try:
         return func()
     except ReprokitError as e:
-        print(f"reprokit: error: {e}", file=sys.stderr)
+        from reprokit.tables import safe_text
+
+        # Messages quote records and file names: control characters escaped.
+        print(f"reprokit: error: {safe_text(e, lines=True)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("reprokit: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -21,6 +22,8 @@ from typing import Any
 
 from reprokit import store
 from reprokit.errors import ReprokitError
+from reprokit.paths import shown
+from reprokit.tables import safe_text
 
 INDEX_FILE = ".index.sqlite"
 SCHEMA_VERSION = 3  # 2: git_snapshot, git_changes; 3: git_tree
@@ -64,7 +67,8 @@ def _sig(path: str) -> str | None:
     # 10,000 runs the stat calls are most of the time (~100 ms) already.
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except OSError:
+        # Missing, or its run_N "folder" is a file or a FIFO (NotADirectoryError): no record.
         return None
     return f"{st.st_mtime_ns}:{st.st_ino}:{st.st_size}"
 
@@ -89,23 +93,17 @@ def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
 
 def _load_config(run_dir: Path) -> Any:
     """config.yaml as plain data (YAML safe loader, C version when available)."""
-    from reprokit.recordtrust import regular_file_inside
-
-    path = run_dir / store.CONFIG_FILE
-    # A link to a file elsewhere (a secrets file) must not be copied into the index,
-    # which lives in outputs/ and travels with it.
-    if path.is_symlink() and not regular_file_inside(path, run_dir):
-        return None
     try:
-        text = path.read_text(encoding="utf-8")
+        data = store.read_regular(run_dir / store.CONFIG_FILE)
     except FileNotFoundError:
         return None
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError:
+        return yaml.load(data, Loader=loader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # ValueError: an int of more than 4,300 digits; RecursionError: deep nesting.
         return None
 
 
@@ -116,20 +114,38 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
         return None
     import hashlib
 
-    from reprokit import recordtrust
-
-    name = git.get("patch_file") or store.PATCH_FILE
-    path = run_dir / str(name)
-    # A record from someone else must not make `runs` read /dev/zero or a file elsewhere.
-    if recordtrust.relative_path_problem(name) or not recordtrust.regular_file_inside(
-        path, run_dir
-    ):
-        return None
+    digest = hashlib.sha256()
+    # Only the run folder's own patch: the record's patch_file name is not a path to follow.
     try:
-        patch = path.read_bytes()
-    except OSError:
+        with store.open_regular(run_dir / store.PATCH_FILE) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, ReprokitError):
         return None  # no patch to compare: the run's snapshot names a state of its own
-    return hashlib.sha256(patch).hexdigest()
+    return digest.hexdigest()
+
+
+# SQLite integers are 64-bit: a record's seed of 2**64 (a valid `--seed`) made the insert
+# raise OverflowError and broke `runs`, `lineage` and `blame`. Such a number is stored as
+# its decimal text and read back as the int it was (:func:`number`); JSON columns keep
+# every number exact already.
+_INT64 = range(-(2**63), 2**63)
+_NUMBER_COLUMNS = frozenset(("num", "pid", "seed", "duration_s"))
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as SQLite can hold it: an int outside 64 bits becomes its decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return str(value)
+    return value
+
+
+def number(value: Any) -> Any:
+    """A number column (``num``, ``pid``, ``seed``, ``duration_s``) as the record held it:
+    the decimal text of an int too big for SQLite back to that int."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
 
 
 def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tuple[Any, ...]:
@@ -170,7 +186,7 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "config": json.dumps(_load_config(run_dir), sort_keys=True, default=str),
         "record": json.dumps(slim, sort_keys=True, default=str),
     }
-    return tuple(values[c] for c in COLUMNS)
+    return tuple(_storable(values[c]) if c in _NUMBER_COLUMNS else values[c] for c in COLUMNS)
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
@@ -185,9 +201,27 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     return conn
 
 
+def _regular_or_missing(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 @contextmanager
 def _open(outputs: Path) -> Iterator[sqlite3.Connection]:
     path = outputs / INDEX_FILE
+    if not _regular_or_missing(path):
+        # A FIFO there made SQLite's open wait forever; a link could point anywhere. The
+        # folders are the truth: index them in memory this time, and say how to fix it.
+        print(
+            f"reprokit: warning: {shown(path)} is not a regular file; indexing in memory"
+            " (delete it to let reprokit keep its index there)",
+            file=sys.stderr,
+        )
+        with closing(_connect(None)) as memory:
+            yield memory
+        return
     try:
         conn = _connect(path)
     except sqlite3.DatabaseError:
@@ -218,7 +252,7 @@ def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
             # One unreadable run (edited by hand, from a newer reprokit) must not hide the rest.
             # One line per skipped run (its hint says how to repair it; `show` prints that).
             why = e.message if isinstance(e, ReprokitError) else str(e)
-            print(f"reprokit: warning: skipping {run_id}: {why}", file=sys.stderr)
+            print(f"reprokit: warning: skipping {run_id}: {safe_text(why)}", file=sys.stderr)
             if run_id in stored:
                 gone.append((run_id,))
     if not gone and not changed:

@@ -12,7 +12,7 @@ from reprokit import experiment as exp_mod
 from reprokit.errors import ReprokitError
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
-from reprokit.tables import did_you_mean, format_mean, plural
+from reprokit.tables import did_you_mean, format_mean, plural, safe_text
 
 # Statuses of runs that did not complete, in the order lineage names them.
 _UNFINISHED = ("failed", "crashed", "interrupted", "running")
@@ -154,5 +154,6 @@ def lineage_command(family: Path | None, *, settings: Settings, metric: str | No
             by_exp.setdefault(row.experiment, []).append(slim)
     if metric is not None:
         _check_metric(metric, folders, settings, by_exp)
-    print("\n\n".join(render_family(f, settings, by_exp, metric) for f in folders))
+    text = "\n\n".join(render_family(f, settings, by_exp, metric) for f in folders)
+    print(safe_text(text, lines=True))
     return 0

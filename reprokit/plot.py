@@ -22,9 +22,11 @@ DPI = 100
 def series(rows: Sequence[Mapping[str, Any]], metric: str) -> dict[float, float]:
     """``step -> value`` of one run; rows without a step count from 0 in logging order."""
     out: dict[float, float] = {}
-    for i, row in enumerate(r for r in rows if as_float(r.get(metric)) is not None):
+    # as_float, not float(): a logged int past a float's range is inf, not OverflowError.
+    values = ((row, as_float(row.get(metric))) for row in rows)
+    for i, (row, value) in enumerate((r, v) for r, v in values if v is not None):
         step = as_float(row.get("step"))
-        out[float(i) if step is None else step] = float(row[metric])
+        out[float(i) if step is None else step] = value
     return out
 
 

@@ -112,9 +112,7 @@ def runs_command(
         return EXIT_OK
     if fmt == "csv":
         body = [data_cells(r, keys, f) for r, f in zip(rows, flats, strict=True)]
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows([chosen, *body])
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(_csv_text([chosen, *body]))
         return EXIT_OK
     if not rows:
         return EXIT_OK
@@ -267,3 +265,22 @@ def runs_frame(
     if "started_at" in frame:
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
     return frame
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    """Rows as CSV lines ending in ``\\n``, where a cell holding a CR is quoted too.
+
+    With ``lineterminator="\\n"`` the csv module quotes a cell holding ``\\n`` but not one
+    holding a bare ``\\r``, which readers take for a line break (a note with a CR split its
+    row in two). Each row is written with ``\\r\\n`` (so both are quoted) and that
+    terminator replaced.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    out = []
+    for row in rows:
+        writer.writerow(row)
+        out.append(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+    return "".join(out)

@@ -16,7 +16,10 @@ from reprokit.errors import EXIT_ENV_REFUSED, ReprokitError
 
 def say(message: str) -> None:
     """One ``reprokit: ...`` line on stderr, like launch's own progress lines."""
-    print(f"reprokit: {message}", file=sys.stderr, flush=True)
+    from reprokit.tables import safe_text
+
+    # Replay's messages quote the record (ids, paths, notes): control characters escaped.
+    print(f"reprokit: {safe_text(message, lines=True)}", file=sys.stderr, flush=True)
 
 
 def report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: bool) -> int:
@@ -34,7 +37,7 @@ def report_environment(record: dict[str, Any], here: dict[str, Any], *, strict: 
         say("environment: same as recorded")
         return 0
     say("the environment differs from the recorded one (* can change results):")
-    print(envcompare.format_table(diffs), file=sys.stderr, flush=True)
+    print(envcompare.format_table(diffs), file=sys.stderr, flush=True)  # cells escaped
     relevant = [d.what for d in diffs if d.affects_results]
     if strict and relevant:
         raise ReprokitError(
@@ -58,7 +61,9 @@ def report_config(recorded_config: Path, experiment_path: str, here: dict[str, A
     resolved = here.get("config")
     if not isinstance(resolved, str):
         return
-    recorded = recorded_config.read_text(encoding="utf-8")
+    from reprokit.store import read_regular
+
+    recorded = read_regular(recorded_config).decode("utf-8", "replace")
     if resolved != recorded:
         import difflib
 
@@ -74,7 +79,9 @@ def report_config(recorded_config: Path, experiment_path: str, here: dict[str, A
             "note: the snapshot's experiment file resolves to a different config than the "
             "recorded one; the recorded config wins:"
         )
-        print("\n".join(diff), file=sys.stderr, flush=True)
+        from reprokit.tables import safe_text
+
+        print(safe_text("\n".join(diff), lines=True), file=sys.stderr, flush=True)
 
 
 def likely_causes(record: dict[str, Any], env_differences: int, input_changes: int) -> list[str]:

@@ -149,7 +149,7 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
     replays = _latest_replays(all_rows)
     dirty = DirtyRuns(
         {
-            r["id"]: (r["num"], r["git_sha"], r["git_snapshot"], _state_of(r))
+            r["id"]: (index.number(r["num"]), r["git_sha"], r["git_snapshot"], _state_of(r))
             for r in all_rows
             if r["git_dirty"]
         }
@@ -159,7 +159,7 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
             continue
         record = {
             "status": r["status"],
-            "pid": r["pid"],
+            "pid": index.number(r["pid"]),
             "host": r["host"],
             "heartbeat_at": r["heartbeat_at"],
             "started_at": r["started_at"],
@@ -171,20 +171,20 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
         result.append(
             RunRow(
                 id=r["id"],
-                num=r["num"],
+                num=index.number(r["num"]),
                 dir=settings.outputs / r["id"],
                 experiment=r["experiment"],
                 name=r["name"],
                 family=r["family"],
                 status=store.effective_status(record),
                 started_at=r["started_at"],
-                duration_s=r["duration_s"],
+                duration_s=index.number(r["duration_s"]),
                 git_sha=r["git_sha"],
                 git_dirty=None if r["git_dirty"] is None else bool(r["git_dirty"]),
                 smoke=bool(r["smoke"]),
                 ablation=bool(r["ablation"]),
                 replay_of=r["replay_of"],
-                seed=r["seed"],
+                seed=index.number(r["seed"]),
                 note=r["note"],
                 summary=json.loads(r["summary"]),
                 config_json=r["config"],
@@ -203,9 +203,13 @@ def _latest_replays(rows: Sequence[Any]) -> dict[str, tuple[str, str | None]]:
     latest: dict[str, tuple[int, str, str | None]] = {}
     for r in rows:
         original = r["replay_of"]
-        if not original or (original in latest and latest[original][0] > r["num"]):
+        if not original or (original in latest and latest[original][0] > index.number(r["num"])):
             continue
-        latest[original] = (r["num"], r["id"], replay_verdict(json.loads(r["record"])))
+        latest[original] = (
+            index.number(r["num"]),
+            r["id"],
+            replay_verdict(json.loads(r["record"])),
+        )
     return {original: (rid, verdict) for original, (_, rid, verdict) in latest.items()}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -12,6 +13,11 @@ from typing import Any
 from reprokit.errors import ReprokitError
 
 DEFAULT_UNTRACKED_CAP = 10 * 1024 * 1024
+# Seconds to import and check one experiment. A cold `import torch` takes 2-10 s (more on
+# a network file system) and an experiment's module level should do little else, so a
+# minute is far above a healthy import, yet a hook stuck on a sleeping or waiting import
+# fails within a minute per file instead of never.
+DEFAULT_CHECK_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Settings:
     smoke_timeout: float = 300.0
     # check RK505: a config field that holds a credential (its name or its value says so).
     secret_fields: bool = True
+    # check: seconds allowed to import and check one experiment (checks 5-6).
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT
 
     @property
     def pyproject(self) -> Path:
@@ -66,7 +74,10 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "metric_directions": dict,
     "smoke_timeout": (int, float),
     "secret_fields": bool,
+    "check_timeout": (int, float),
 }
+# Settings that are a number of seconds: positive and finite (nan or inf would never fire).
+_SECONDS = ("smoke_timeout", "check_timeout")
 
 
 def find_root(start: Path) -> Path:
@@ -96,8 +107,16 @@ def load_settings(start: Path | None = None) -> Settings:
                 f"{pyproject}: [tool.reprokit] has an unknown key {key!r}",
                 hint=f"known keys: {known}",
             )
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        numeric = expected is int or (isinstance(expected, tuple) and int in expected)
+        if not isinstance(value, expected) or (numeric and isinstance(value, bool)):
             raise ReprokitError(f"{pyproject}: [tool.reprokit] {key} has the wrong type: {value!r}")
+    for key in _SECONDS:
+        value = table.get(key)
+        if value is not None and not (0 < value < math.inf):
+            raise ReprokitError(
+                f"{pyproject}: [tool.reprokit] {key} = {value!r} is not a number of seconds",
+                hint=f"use a positive number, e.g. {key} = 120",
+            )
     directions = dict(table.get("metric_directions", {}))
     for metric, direction in directions.items():
         if direction not in ("higher", "lower"):
@@ -119,4 +138,5 @@ def load_settings(start: Path | None = None) -> Settings:
         metric_directions=directions,
         smoke_timeout=float(table.get("smoke_timeout", 300.0)),
         secret_fields=table.get("secret_fields", True),
+        check_timeout=float(table.get("check_timeout", DEFAULT_CHECK_TIMEOUT)),
     )

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from reprokit import store
 from reprokit.errors import EXIT_OK, ReprokitError
 from reprokit.settings import Settings
-from reprokit.tables import format_duration, format_started, format_value
+from reprokit.tables import format_duration, format_started, format_value, safe_text
 
 
 def full_record(run_dir: Path) -> dict[str, Any]:
@@ -27,7 +27,10 @@ def full_record(run_dir: Path) -> dict[str, Any]:
 
 
 def _gib(n: object) -> str:
-    return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"
+    try:
+        return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"
+    except OverflowError:  # an int past a float's range, from a hand-edited record
+        return f"{n} bytes"
 
 
 def _git_lines(git: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -196,13 +199,16 @@ def render(record: dict[str, Any], *, now: float | None = None) -> str:
         lines.append(("summary", f"(none written; last logged values{where})" if summary else "-"))
     for key, value in summary.items():
         lines.append((f"  {key}", format_value(value)))
+    # Notes, file names and summary keys come from the record: shown escaped (an ANSI
+    # escape in a note once rewrote the terminal).
+    lines = [(safe_text(label), safe_text(value)) for label, value in lines]
     width = max(len(label) for label, _ in lines)
     body = [f"{label.ljust(width)}  {value}".rstrip() for label, value in lines]
     try:
         folder = os.path.relpath(record["dir"])
     except ValueError:
         folder = record["dir"]
-    return f"{record['id']}  {folder}\n" + "\n".join(body) + "\n"
+    return f"{safe_text(record['id'])}  {safe_text(folder)}\n" + "\n".join(body) + "\n"
 
 
 def show(run: str, *, settings: Settings, as_json: bool = False) -> int:

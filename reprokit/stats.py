@@ -37,10 +37,16 @@ class Summary:
 
 
 def as_float(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (a bool is not), else None."""
+    """``value`` as a float when it is a real number (a bool is not), else None; an int
+    too large for a float is ``±inf``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        # An int past float's range (a hand-edited or unusual record) is as far out as a
+        # float can say: summary statistics treat it like the infinity it rounds to.
+        return math.inf if value > 0 else -math.inf
 
 
 def summarize(values: Sequence[float]) -> Summary:

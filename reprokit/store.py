@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeGuard
 
 from reprokit import recordschema
 from reprokit.errors import ReprokitError
@@ -126,14 +129,112 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, sort_keys=True, indent=1, default=str) + "\n")
 
 
-def read_json(path: Path) -> Any:
+# The most a reader loads of one file of a run folder. Records are ~100 KB (most of it
+# the package list); metrics.jsonl grows with the run (100 bytes a row is 10 million rows).
+# A file past this is refused by name instead of filling memory (a summary.json linked to
+# /dev/zero once did).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_METRICS_BYTES = 1024 * 1024 * 1024
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _shown_file(path: Path) -> str:
+    """A file of a run folder for a message: the name in the folder, never a link's target
+    (``shown`` resolves links)."""
+    return os.path.join(shown(path.parent), path.name)
+
+
+def _not_regular(path: Path, what: str) -> ReprokitError:
+    return ReprokitError(
+        f"{_shown_file(path)}: {what}, not a regular file; reprokit reads only regular files"
+        " in a run folder",
+        hint=f"replace {path.name} with the file the run wrote, or delete the run folder"
+        f" {shown(path.parent)} if the run is not needed",
+    )
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+@contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """Open a file of a run folder for reading, refusing anything but a regular file.
+
+    Run folders come from other people: a FIFO once hung ``runs`` forever and a link to
+    /dev/zero filled memory. So the file is opened with O_NONBLOCK (opening a FIFO cannot
+    wait for a writer), checked with fstat on the open descriptor (no race with a swap),
+    and a symbolic link must stay inside the file's own folder. Raises FileNotFoundError
+    when there is no such file (callers decide what missing means) and ReprokitError,
+    naming the file, for anything else that cannot be read.
+    """
+    folder = path.parent
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        if os.path.commonpath([target, os.path.realpath(folder)]) != os.path.realpath(folder):
+            raise _not_regular(path, f"a symbolic link to {target}, outside its run folder")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        return json.loads(path.read_bytes())
+        fd = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(path) from None
+    except OSError as e:
+        raise ReprokitError(f"{_shown_file(path)}: cannot be read: {e.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, _kind(mode))
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_regular(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of a run folder (:func:`open_regular`), at most
+    ``limit`` of them: a longer file is refused with a message naming it."""
+    with open_regular(path) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise ReprokitError(f"{_shown_file(path)}: cannot be read: {e.strerror}") from None
+    if len(data) > limit:
+        raise ReprokitError(
+            f"{_shown_file(path)}: larger than {limit // 2**20} MiB, more than reprokit reads of"
+            " one file of a run folder",
+            hint="this file was not written by reprokit as it is; restore it, or delete"
+            f" the run folder {shown(path.parent)} if the run is not needed",
+        )
+    return data
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of a run folder (:func:`read_regular`); ReprokitError naming the file
+    when it is not valid JSON, or holds a number too long to convert."""
+    data = read_regular(path)
+    try:
+        return json.loads(data)
     except json.JSONDecodeError as e:
         raise ReprokitError(
-            f"{path}: not valid JSON (line {e.lineno}): {e.msg}",
+            f"{_shown_file(path)}: not valid JSON (line {e.lineno}): {e.msg}",
             hint="the file was edited or truncated by hand; restore it or delete the run folder",
         ) from e
+    except (ValueError, RecursionError) as e:
+        # Python refuses ints of more than 4,300 digits (a denial-of-service guard), and
+        # nesting deeper than its recursion limit.
+        what = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise ReprokitError(
+            f"{_shown_file(path)}: cannot be read as JSON: {what}",
+            hint="the file was edited by hand; restore it or delete the run folder",
+        ) from None
 
 
 def migrate(record: dict[str, Any], *, path: Path | None = None) -> dict[str, Any]:
@@ -166,14 +267,19 @@ def migrate(record: dict[str, Any], *, path: Path | None = None) -> dict[str, An
 def read_record(run_dir: Path) -> dict[str, Any]:
     """The run's ``run.json``, migrated to the current format, its value types checked."""
     path = run_dir / RECORD_FILE
-    if not path.is_file():
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
         raise ReprokitError(
             f"{run_dir}: no {RECORD_FILE} here",
             hint="the folder is not a reprokit run, or its launch was killed before it began",
-        )
-    data = read_json(path)
+        ) from None
     if not isinstance(data, dict):
-        raise ReprokitError(f"{path}: the run record is not a JSON object")
+        raise ReprokitError(
+            f"{shown(path)}: the run record is a JSON {type(data).__name__}, not an object",
+            hint=f"restore {RECORD_FILE} from a backup, or delete the run folder "
+            f"{shown(run_dir)} if the run is not needed",
+        )
     record = migrate(data, path=path)
     problem = recordschema.first_problem(record)
     if problem:
@@ -193,13 +299,18 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
         data = read_json(path)
     except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ReprokitError(
+            f"{shown(path)}: the summary is a JSON {type(data).__name__}, not an object",
+            hint=f"{SUMMARY_FILE} holds the metrics main returned; restore or delete it",
+        )
+    return data
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """Every logged row of ``metrics.jsonl``; a torn (half-written) last line is ignored."""
     try:
-        raw = (run_dir / METRICS_FILE).read_bytes()
+        raw = read_regular(run_dir / METRICS_FILE, limit=MAX_METRICS_BYTES)
     except FileNotFoundError:
         return []
     rows: list[dict[str, Any]] = []
@@ -209,7 +320,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON; a 4,300-digit int; deep nesting
             if i >= len(lines) - 2:
                 # A killed run may have left its last line half-written; that is expected.
                 continue
@@ -220,6 +331,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def _valid_pid(pid: object) -> TypeGuard[int]:
+    """Whether ``pid`` can name one process (a positive int within pid_t)."""
+    return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
 
 
 def _pid_alive(pid: int) -> bool:
@@ -245,7 +361,7 @@ def parse_time(value: object) -> float | None:
         return None
     try:
         return datetime.fromisoformat(value).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -311,7 +427,9 @@ def liveness(
     silent = None if beat is None else (time.time() if now is None else now) - beat
     stale = silent is None or silent > stale_after
     pid = record.get("pid")
-    if record.get("host") == hostname() and isinstance(pid, int) and not isinstance(pid, bool):
+    # A pid from a record may be anything an int can be: 0 or -1 would make os.kill signal
+    # a whole process group, and one past the platform's pid_t raised OverflowError.
+    if record.get("host") == hostname() and _valid_pid(pid):
         if not _pid_alive(pid):
             return Liveness("crashed", "exited", silent)
         recorded = record.get("pid_started")
@@ -346,7 +464,9 @@ def resolve_run(spec: str, settings: Settings) -> Path:
     candidates.append(path if path.is_absolute() else Path.cwd() / path)
     candidates.append(settings.root / path)
     for candidate in candidates:
-        if (candidate / RECORD_FILE).is_file():
+        # lexists: a run.json that is a FIFO or a dangling link is this run's problem, which
+        # read_record names, not a reason to say there is no such run.
+        if os.path.lexists(candidate / RECORD_FILE):
             return candidate.resolve()
     known = [p.name for p in run_dirs(settings.outputs)]
     if not known:

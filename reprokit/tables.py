@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+# Characters that reorder the text around them (bidirectional overrides and isolates): a
+# file name holding U+202E shows its extension backwards. Escaped like control characters.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_text(value: object, *, lines: bool = False) -> str:
+    """``value`` as text that is safe to print on a terminal: every control character
+    escaped the way Python writes it (ESC as ``\\x1b``, CR as ``\\r``, U+202E as
+    ``\\u202e``), ordinary unicode kept. A note holding an ANSI escape once rewrote the
+    terminal through ``show``. A lone surrogate (a non-UTF-8 byte of a file name, kept by
+    surrogateescape) is shown as the byte it was (``\\xff``) instead of failing to print.
+
+    One-line cells escape tabs and newlines too; ``lines=True`` keeps them, for multi-line
+    text that is meant to be read as lines (a patch, a hint). JSON and CSV output never
+    goes through this: their formats escape what they must, and the values stay exact.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text  # the common case, one C-level scan
+    out = []
+    for ch in text:
+        if ch.isprintable() or (lines and ch in "\n\t"):
+            out.append(ch)
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)  # a space other than " ", a zero-width joiner: harmless
+    return "".join(out)
 
 
 def format_duration(seconds: float | None) -> str:
     """``0.4s``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` when unknown."""
     if seconds is None:
         return "-"
+    if not math.isfinite(seconds):
+        return str(seconds)  # a hand-edited record: inf/nan, not an OverflowError
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
@@ -26,7 +61,7 @@ def format_started(value: str | None) -> str:
         return "-"
     try:
         when = datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 at +05:00 is before year 1 in UTC
         return value
     return when.strftime("%Y-%m-%d %H:%M")
 
@@ -55,7 +90,10 @@ def plural(count: int, noun: str) -> str:
 
 
 def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """Columns separated by two spaces; numeric columns right-aligned."""
+    """Columns separated by two spaces; numeric columns right-aligned; cells made safe for
+    a terminal (:func:`safe_text`)."""
+    header = [safe_text(h) for h in header]
+    body = [[safe_text(c) for c in line] for line in body]
     widths = [len(h) for h in header]
     for line in body:
         widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
@@ -77,7 +115,7 @@ def iso_utc(value: str | None) -> str | None:
         return None
     try:
         return datetime.fromisoformat(value).astimezone(UTC).isoformat(timespec="microseconds")
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 at +05:00 is before year 1 in UTC
         return value
 
 
@@ -113,10 +151,24 @@ def format_config_value(value: Any) -> str:
     ``--json`` does), everything else as JSON (``true``, ``null``, ``[1, 2]``). ``new``,
     ``blame`` and ``diff`` all show changes this way."""
     import json
-    import math
 
     if isinstance(value, str):
-        return value
+        return safe_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return json.dumps(value)
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """``json.dumps(data, ensure_ascii=False, **options)`` for printing: readable unicode,
+    unless the data holds a lone surrogate (a non-UTF-8 file name kept by surrogateescape),
+    which no UTF-8 terminal can print: then every non-ASCII character is escaped, so the
+    output stays exact JSON instead of failing with UnicodeEncodeError."""
+    import json
+
+    text = json.dumps(data, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, ensure_ascii=True, **options)
+    return text

@@ -5,8 +5,11 @@ and shown by ``reprokit show`` (:func:`replay_line`) and ``runs``
 (:func:`reprokit.where.shown_verdict`).
 
 Exact equality by default; ``rtol``/``atol`` loosen it to ``|a - b| <= atol + rtol * |b|``
-(``b`` the original), the rule of ``math.isclose`` without its symmetric max. Two NaNs
-match: a run that reproduced its NaN reproduced bit for bit.
+(``b`` the original), the rule of ``math.isclose`` without its symmetric max, applied to
+finite pairs only. Non-finite values compare as non-finite: ``inf`` matches only the
+same-signed ``inf`` and NaN matches NaN (whatever its payload bits: a NaN in both runs is
+the same outcome, a run that reproduced its divergence); a non-finite value never matches
+a finite one, whatever the tolerance. Ints are compared exactly, whatever their size.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ from typing import Any
 
 from reprokit import store
 from reprokit.stats import as_float
+from reprokit.tables import safe_text
+
+
+def _as_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,9 @@ class Row:
 
     @property
     def abs_diff(self) -> float | None:
+        if _is_int(self.replay) and _is_int(self.original):
+            diff = abs(self.replay - self.original)
+            return _as_float(diff)
         a, b = as_float(self.replay), as_float(self.original)
         if a is None or b is None or math.isnan(a) or math.isnan(b):
             return None
@@ -48,6 +62,8 @@ class Row:
             return None
         if d == 0.0:
             return 0.0
+        if not math.isfinite(b):
+            return None  # relative to an infinite original: no meaningful ratio
         return d / abs(b) if b != 0 else math.inf
 
     def to_data(self) -> dict[str, Any]:
@@ -93,15 +109,40 @@ class Verification:
 
 
 def values_match(original: Any, replay: Any, *, rtol: float, atol: float) -> bool:
-    """Whether two logged values agree under the tolerance (non-numbers: equality)."""
+    """Whether two logged values agree under the tolerance (non-numbers: equality).
+
+    Non-finite values compare as what they are: ``inf`` matches only an ``inf`` of the same
+    sign and NaN only NaN; the tolerance applies to finite pairs alone (an original ``inf``
+    once matched any finite replay value, since ``rtol * inf`` bounds nothing).
+    """
+    if _is_int(original) and _is_int(replay):
+        # Exact, whatever the size: a float cannot hold a seed-sized int's last digits.
+        return original == replay or _ints_close(original, replay, rtol=rtol, atol=atol)
     a, b = as_float(replay), as_float(original)
     if a is None or b is None:
         return bool(original == replay) and type(original) is type(replay)
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b
     if a == b:
         return True
     return abs(a - b) <= atol + rtol * abs(b)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ints_close(original: int, replay: int, *, rtol: float, atol: float) -> bool:
+    """``|replay - original| <= atol + rtol * |original|`` in exact arithmetic (floats
+    overflow past 1e308; the tolerances are finite, checked by replay's arguments)."""
+    from fractions import Fraction
+
+    if not (math.isfinite(rtol) and math.isfinite(atol)):
+        return False
+    bound = Fraction(atol) + Fraction(rtol) * abs(original)
+    return abs(replay - original) <= bound
 
 
 def _series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[Any, Any]]]:
@@ -213,9 +254,10 @@ def format_table(result: Verification) -> str:
                 r.verdict,
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    safe = [[safe_text(c) for c in line] for line in lines]
+    widths = [max(len(line[i]) for line in safe) for i in range(len(header))]
     out = [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in safe
     ]
     return "\n".join(out)
 
@@ -269,7 +311,12 @@ def replay_line(record: dict[str, Any]) -> str | None:
 
 
 def _g(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) else "?"
+    if not isinstance(value, (int, float)):
+        return "?"
+    try:
+        return f"{value:g}"
+    except OverflowError:  # an int past a float's range, in a hand-edited record
+        return str(value)
 
 
 def _error_type(record: dict[str, Any]) -> str | None:

@@ -422,12 +422,17 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     record = store.read_record(run_dir)
     record["config"] = None
     config_file = run_dir / store.CONFIG_FILE
-    if config_file.is_file():
+    try:
+        data = store.read_regular(config_file)
+    except FileNotFoundError:
+        data = None
+    if data is not None:
         import yaml
 
         try:
-            record["config"] = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
+            record["config"] = yaml.safe_load(data)
+        except (yaml.YAMLError, ValueError, RecursionError) as e:
+            # ValueError: an int of more than 4,300 digits; RecursionError: deep nesting.
             raise ReprokitError(f"{config_file}: not valid YAML: {e}") from e
     record["summary"] = store.read_summary(run_dir)
     record["dir"] = str(run_dir)

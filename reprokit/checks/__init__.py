@@ -23,6 +23,8 @@ RK503   ``config`` or a nested dataclass value is not ``frozen=True``
 RK504   a field holds a list, dict, set or bytearray (``allow_mutable_fields``)
 RK505   a field holds a credential: its name says so (``api_key``, ``password``, ``token``)
         and it has a value, or its value is one (``secret_fields``)
+RK506   importing or checking the experiment did not finish within ``check_timeout``
+        seconds (the finding points at the line it was stuck on)
 RK601   ``config`` cannot be dumped to YAML or loaded back (e.g. a lambda field)
 RK602   loading the dumped YAML gives a different config
 RK603   the YAML is not byte-stable (dump, load, dump gives other text)

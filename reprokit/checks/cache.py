@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,26 @@ def default_cache_path(root: Path) -> Path:
     return root / ".reprokit-cache" / "check-cache.json"
 
 
+def read_source(path: str) -> bytes | None:
+    """A regular file's bytes; None for anything else (missing, unreadable, a FIFO, a
+    device). An experiment file that was a FIFO once hung `reprokit check` on its read:
+    opened with O_NONBLOCK and checked with fstat, it is just unreadable."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class CheckCache:
     """The cache's three tables, loaded once per run and saved once at the end.
 
@@ -61,9 +82,10 @@ class CheckCache:
             self._load(path)
 
     def _load(self, path: Path) -> None:
+        raw = read_source(str(path))
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(raw or b"")
+        except (ValueError, RecursionError):
             return
         if (
             not isinstance(data, dict)

@@ -1,7 +1,8 @@
 """Checks 5-6 on one imported experiment module: what it must define, and its config.
 
-These look at the live objects of a module imported once, in this process (importing it,
-and the findings for a failed import, are in ``reprokit.checks.importing``):
+These look at the live objects of a module imported once, in the checks' child process
+(``reprokit.checks.isolate``, which bounds each file by ``check_timeout``; importing it, and
+the findings for a failed import, are in ``reprokit.checks.importing``):
 RK501 no config, RK502 config is not a dataclass instance, RK503/RK504 frozen all the way
 down (``checks.frozen``), RK505 no field holds a credential (``checks.secrets``),
 RK601-RK603 the config round-trips through YAML and RK605/RK606 smoke() works and

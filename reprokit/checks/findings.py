@@ -60,9 +60,13 @@ def display_path(path: Path, cwd: Path) -> str:
 
 def format_finding(finding: Finding, cwd: Path) -> str:
     """``path:line:col: RKnnn message`` and, when there is one, an indented hint line."""
-    text = f"{display_path(finding.path, cwd)}:{finding.line}:{finding.col}: {finding.code} {finding.message}"
+    from reprokit.tables import safe_text
+
+    # File names and error messages may hold control characters: escaped, one line each.
+    where = safe_text(display_path(finding.path, cwd))
+    text = f"{where}:{finding.line}:{finding.col}: {finding.code} {safe_text(finding.message)}"
     if finding.hint:
-        text += f"\n  hint: {finding.hint}"
+        text += f"\n  hint: {safe_text(finding.hint)}"
     return text
 
 

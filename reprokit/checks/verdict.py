@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reprokit.checks.cache import CheckCache, default_cache_path
+from reprokit.checks.cache import CheckCache, default_cache_path, read_source
 from reprokit.settings import Settings
 
 
@@ -74,11 +74,8 @@ def verdict_key(family_key: str, closure_key: str) -> str:
 
 def file_sha(root: str, rel: str) -> str:
     """The content hash the runner keys files by ("-" for an unreadable file)."""
-    try:
-        with open(os.path.join(root, rel), "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError:
-        return "-"
+    data = read_source(os.path.join(root, rel))
+    return "-" if data is None else hashlib.sha256(data).hexdigest()
 
 
 def closure_key_of(shas: dict[str, str], deps: dict[str, list[str]], rel: str) -> str:
