@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 # How long to wait for the readers at the end: a child process that outlives the run and
@@ -27,10 +28,18 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class Tee:
-    """Duplicate file descriptors 1 and 2 into a log file while still showing them."""
+    """Duplicate file descriptors 1 and 2 into a log file while still showing them.
 
-    def __init__(self, log_path: Path) -> None:
+    ``on_error`` is called once, from a reader thread, with the error of the first write
+    to the log that fails (a full disk, a file-size limit). The readers then keep showing
+    and draining the output: a reader that died on such an error once left the pipe
+    unread, and the run hung forever in its next print, with no message.
+    """
+
+    def __init__(self, log_path: Path, on_error: Callable[[OSError], None] | None = None) -> None:
         self.log_path = log_path
+        self._on_error = on_error
+        self.error: OSError | None = None
         self._lock = threading.Lock()
         self._saved: list[tuple[int, int]] = []  # (target fd, saved copy of the original)
         self._threads: list[threading.Thread] = []
@@ -79,14 +88,23 @@ class Tee:
                     self._log_bytes(partial[:cut])
                     partial = partial[cut:]
         finally:
-            if partial:
-                self._log_bytes(partial)
-            os.close(read_end)
+            try:
+                if partial:
+                    self._log_bytes(partial)
+            finally:
+                os.close(read_end)
 
     def _log_bytes(self, data: bytes) -> None:
         with self._lock:
-            if self._log is not None:
+            if self._log is None or self.error is not None:
+                return
+            try:
                 _write_all(self._log, data)
+                return
+            except OSError as e:
+                self.error = e
+        if self._on_error is not None:
+            self._on_error(self.error)
 
     def stop(self) -> None:
         """Restore the original streams and wait for everything written to reach the log."""
