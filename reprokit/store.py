@@ -417,6 +417,17 @@ def liveness(
     return Liveness("running", None, silent)
 
 
+def setup_incomplete(record: dict[str, Any]) -> list[str] | None:
+    """For a run stopped during set-up (before main started): the record parts that were
+    never captured (``error.missing``: ``git``, ``environment``, ``hardware``; may be
+    empty); None for a run whose set-up finished."""
+    error = record.get("error")
+    if not isinstance(error, dict) or error.get("phase") != "setup":
+        return None
+    missing = error.get("missing")
+    return [str(m) for m in missing] if isinstance(missing, list) else []
+
+
 def effective_status(
     record: dict[str, Any], *, now: float | None = None, stale_after: float = STALE_AFTER_S
 ) -> str:
@@ -446,6 +457,15 @@ def resolve_run(spec: str, settings: Settings) -> Path:
             f"({len(known)} runs; `reprokit runs` lists them)"
         )
     folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None and run_number(folder.name) is not None:
+        kept = sorted(p.name for p in folder.iterdir())[:5]
+        raise ReprokitError(
+            f"{spec}: incomplete run folder: it has no {RECORD_FILE}, so its launch was killed "
+            "while starting (or the folder was not made by reprokit); there is no record "
+            "to show or replay",
+            hint=f"it holds {', '.join(kept) if kept else 'nothing'}; delete "
+            f"{shown(folder)} if that is nothing you need",
+        )
     if folder is not None:
         message = f"{spec}: the folder has no {RECORD_FILE}, so it is not a run folder"
     else:
