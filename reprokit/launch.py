@@ -283,7 +283,7 @@ def launch(
     # for the snapshot or hashing inputs can take over a minute, which read as crashed.
     heartbeat = liverun.Heartbeat(record)
     writer: metrics.MetricsWriter | None = None
-    outcome: dict[str, Any] = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
+    outcome: dict[str, Any] | None = None
     result: object = None
     try:
         try:
@@ -331,7 +331,7 @@ def launch(
             }
             retry = _git_retry(settings, run_id, run_dir, label, git_from, e)
             missing = _finish_probes(record, probes, retry)
-            if missing and isinstance(outcome["error"], dict):
+            if missing and isinstance(outcome.get("error"), dict):
                 outcome["error"]["missing"] = missing
             raise
         try:
@@ -341,11 +341,16 @@ def launch(
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
         print(f"reprokit: error: {e}", file=sys.stderr)
-    except (KeyboardInterrupt, liverun.WriteFailed):
-        pass  # set-up was interrupted or stopped: the outcome says so, the record follows
+    except (KeyboardInterrupt, liverun.WriteFailed) as e:
+        # Set-up's own (its outcome is set), or a second SIGTERM that landed while the
+        # first was being recorded.
+        if outcome is None:
+            outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     finally:
         # Ctrl-C while finalizing would leave a `running` record behind: ignore it briefly.
         signals.quiet()
+        if outcome is None:
+            outcome = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
         try:
             heartbeat.stop()
             metrics.activate(None, None)

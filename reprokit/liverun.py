@@ -8,6 +8,7 @@ module knows how a running record is kept readable whatever happens to the proce
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -82,7 +83,8 @@ class LiveRecord:
                 except OSError:
                     raise ReprokitError(
                         f"{self.path}: cannot write the final record: {first}",
-                        hint="free disk space; the record still says the run is running",
+                        hint="the disk is full, or the run folder was deleted or made "
+                        "read-only while the run ran; its record still says running",
                     ) from first
 
 
@@ -117,10 +119,20 @@ class Heartbeat:
             self._thread.join()
 
 
+def _say(text: str, end: str = "\n") -> None:
+    """Print to stderr unless main closed or replaced it with something broken: the record
+    must still be finalized (seen: main closed sys.stderr, then raised)."""
+    try:
+        print(text, file=sys.stderr, end=end)
+    except (OSError, ValueError, AttributeError):
+        with contextlib.suppress(OSError):
+            os.write(2, (text + end).encode("utf-8", "replace"))
+
+
 def _interrupted(exc: KeyboardInterrupt, *, during_setup: bool) -> dict[str, Any]:
     kind = exc.signame if isinstance(exc, Terminated) else "SIGINT"
     where = " during set-up, before main started" if during_setup else ""
-    print(f"reprokit: interrupted ({kind}){where}", file=sys.stderr)
+    _say(f"reprokit: interrupted ({kind}){where}")
     error: dict[str, Any] = {"type": type(exc).__name__, "message": kind, "traceback_file": None}
     if during_setup:
         error["phase"] = "setup"
@@ -158,7 +170,7 @@ def outcome_of(exc: BaseException, run_dir: Path, *, during_setup: bool) -> dict
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     store.write_text(run_dir / store.TRACEBACK_FILE, text)
     if not during_setup:
-        print(text, file=sys.stderr, end="")
+        _say(text, end="")
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     else:

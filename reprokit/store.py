@@ -132,7 +132,18 @@ def new_run_dir(
     run.json (killed between the mkdir and the first write); now a kill leaves either a
     complete first record or a hidden claim folder. Without ``record``: a bare mkdir.
     """
-    outputs.mkdir(parents=True, exist_ok=True)
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+        return _claim(outputs, record)
+    except OSError as e:
+        raise ReprokitError(
+            f"{shown(outputs)}: cannot create a run folder: {e.strerror or e}",
+            hint="make the outputs folder writable (or free disk space), or choose another "
+            "with --outputs",
+        ) from e
+
+
+def _claim(outputs: Path, record: Callable[[str], dict[str, Any]] | None) -> tuple[str, Path]:
     entries = _entries(outputs)
     _remove_stale_claims(outputs, entries)
     numbers = (run_number(e.name) for e in entries)

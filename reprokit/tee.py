@@ -114,8 +114,11 @@ class Tee:
             os.dup2(saved, fd)
         for thread in self._threads:
             thread.join(_JOIN_TIMEOUT_S)
-        for _, saved in self._saved:
-            os.close(saved)
+        for (_, saved), thread in zip(self._saved, self._threads, strict=True):
+            # A child that outlives the run keeps its reader going: closing the saved copy
+            # under it would send the child's output to whatever file reuses the number.
+            if not thread.is_alive():
+                os.close(saved)
         self._saved.clear()
         self._threads.clear()
         with self._lock:
