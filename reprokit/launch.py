@@ -362,9 +362,14 @@ def launch(
                 outcome = liverun.write_failure(signals.failure)
             _finalize(record, outcome, result, writer, started)
         finally:
-            tee.stop()
+            drained = tee.stop()
             signals.restore()
-        _say_ended(run_id, run_dir, outcome, started, signals.failure)
+        if not drained:
+            liverun.say(
+                "reprokit: warning: a process started by the run still holds its output "
+                f"open; what it prints from now on is not in {shown(log_path)}"
+            )
+        _say_ended(run_id, run_dir, outcome, record.data.get("duration_s"), signals.failure)
     return int(outcome["exit_code"])
 
 
@@ -456,24 +461,18 @@ def _say_ended(
     run_id: str,
     run_dir: Path,
     outcome: dict[str, Any],
-    started: float,
+    duration: float | None,
     failure: liverun.WriteFailed | None,
 ) -> None:
     """The last lines on the terminal (it may be gone: an ssh session that dropped)."""
-    duration = time.monotonic() - started
-    with contextlib.suppress(OSError, ValueError):
-        if failure is not None:
-            print(
-                f"reprokit: error: {failure}\n"
-                "  hint: free disk space or raise the file-size limit (`ulimit -f`), "
-                "then launch again; the run was stopped",
-                file=sys.stderr,
-            )
-        print(
-            f"reprokit: {run_id} {outcome['status']} in {duration:.1f} s → {shown(run_dir)}",
-            file=sys.stderr,
-            flush=True,
+    if failure is not None:
+        liverun.say(
+            f"reprokit: error: {failure}\n"
+            "  hint: free disk space or raise the file-size limit (`ulimit -f`), "
+            "then launch again; the run was stopped"
         )
+    took = f" in {duration:.1f} s" if isinstance(duration, float | int) else ""
+    liverun.say(f"reprokit: {run_id} {outcome['status']}{took} → {shown(run_dir)}")
 
 
 def _write_config(run_dir: Path, config: Any) -> None:

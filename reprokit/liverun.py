@@ -119,11 +119,14 @@ class Heartbeat:
             self._thread.join()
 
 
-def _say(text: str, end: str = "\n") -> None:
-    """Print to stderr unless main closed or replaced it with something broken: the record
-    must still be finalized (seen: main closed sys.stderr, then raised)."""
+def say(text: str, end: str = "\n") -> None:
+    """Print to stderr, flushed, even when main closed or replaced ``sys.stderr`` (then to
+    fd 2 directly); never raises: the record must still be finalized, and the terminal
+    may be gone (an ssh session that dropped)."""
     try:
-        print(text, file=sys.stderr, end=end)
+        if sys.stderr is None:  # print(file=None) would write to sys.stdout
+            raise ValueError("sys.stderr is None")
+        print(text, file=sys.stderr, end=end, flush=True)
     except (OSError, ValueError, AttributeError):
         with contextlib.suppress(OSError):
             os.write(2, (text + end).encode("utf-8", "replace"))
@@ -132,7 +135,7 @@ def _say(text: str, end: str = "\n") -> None:
 def _interrupted(exc: KeyboardInterrupt, *, during_setup: bool) -> dict[str, Any]:
     kind = exc.signame if isinstance(exc, Terminated) else "SIGINT"
     where = " during set-up, before main started" if during_setup else ""
-    _say(f"reprokit: interrupted ({kind}){where}")
+    say(f"reprokit: interrupted ({kind}){where}")
     error: dict[str, Any] = {"type": type(exc).__name__, "message": kind, "traceback_file": None}
     if during_setup:
         error["phase"] = "setup"
@@ -170,7 +173,7 @@ def outcome_of(exc: BaseException, run_dir: Path, *, during_setup: bool) -> dict
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     store.write_text(run_dir / store.TRACEBACK_FILE, text)
     if not during_setup:
-        _say(text, end="")
+        say(text, end="")
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     else:

@@ -136,8 +136,9 @@ def new_run_dir(
         outputs.mkdir(parents=True, exist_ok=True)
         return _claim(outputs, record)
     except OSError as e:
+        why = "it is not a folder" if outputs.exists() and not outputs.is_dir() else e.strerror
         raise ReprokitError(
-            f"{shown(outputs)}: cannot create a run folder: {e.strerror or e}",
+            f"{shown(outputs)}: cannot create a run folder: {why or e}",
             hint="make the outputs folder writable (or free disk space), or choose another "
             "with --outputs",
         ) from e

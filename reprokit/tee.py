@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,18 +107,27 @@ class Tee:
         if self._on_error is not None:
             self._on_error(self.error)
 
-    def stop(self) -> None:
-        """Restore the original streams and wait for everything written to reach the log."""
+    def stop(self) -> bool:
+        """Restore the original streams and wait for everything written to reach the log.
+
+        False when a process the run started still holds the output open after the wait
+        (a child that outlives main): what it prints later is shown but not logged.
+        """
         _flush_std()
         for fd, saved in self._saved:
             # Replacing fd 1/2 closes our end of the pipe, so the reader sees end-of-file.
             os.dup2(saved, fd)
+        # One deadline for both readers: a child holding both streams cost twice the wait.
+        deadline = time.monotonic() + _JOIN_TIMEOUT_S
         for thread in self._threads:
-            thread.join(_JOIN_TIMEOUT_S)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        drained = True
         for (_, saved), thread in zip(self._saved, self._threads, strict=True):
             # A child that outlives the run keeps its reader going: closing the saved copy
             # under it would send the child's output to whatever file reuses the number.
-            if not thread.is_alive():
+            if thread.is_alive():
+                drained = False
+            else:
                 os.close(saved)
         self._saved.clear()
         self._threads.clear()
@@ -125,6 +135,7 @@ class Tee:
             if self._log is not None:
                 os.close(self._log)
                 self._log = None
+        return drained
 
 
 def _flush_std() -> None:

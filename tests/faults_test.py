@@ -349,3 +349,74 @@ def test_a_failed_atomic_write_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         store.write_json(target, {"a": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_home", "summary.json"]
+
+
+def test_a_metrics_write_error_fails_the_run_naming_the_file(repo: Path) -> None:
+    exp = _exp(
+        repo,
+        "chatty",
+        CONFIG + "\nimport reprokit\n\n\ndef main(config):\n"
+        "    for i in range(100_000):\n        reprokit.log(step=i, loss=0.5, acc=0.1)\n",
+    )
+    proc = _popen(repo, exp, preexec_fn=_limit_file_size(256 * 1024))
+    try:
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    rec = _record(repo)
+    metrics_file = repo / "outputs/run_1/metrics.jsonl"
+    assert rec["status"] == "failed" and rec["error"]["type"] == "OSError"
+    assert rec["error"]["message"] == (
+        f"[Errno 27] cannot write metrics: File too large: '{metrics_file}'"
+    )
+
+
+def test_main_that_closes_its_streams_still_gets_a_final_record_and_message(repo: Path) -> None:
+    exp = _exp(
+        repo,
+        "closer",
+        CONFIG + "\nimport sys\n\n\ndef main(config):\n"
+        "    sys.stdout.close()\n    sys.stderr = None\n    raise ValueError('after closing')\n",
+    )
+    result = run_cli(repo, "launch", exp, "--no-check", timeout=TIMEOUT_S)
+    assert result.returncode == 1
+    assert "ValueError: after closing\n" in result.stderr
+    assert "reprokit: run_1 failed in " in result.stderr
+    assert _record(repo)["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_child_that_outlives_main_delays_the_end_by_at_most_five_seconds(repo: Path) -> None:
+    exp = _exp(
+        repo,
+        "parent",
+        CONFIG + "\nimport subprocess\n\n\ndef main(config):\n"
+        "    subprocess.Popen(['sleep', '30'])\n    print('main done')\n",
+    )
+    proc = _popen(repo, exp, start_new_session=True)
+    start = time.monotonic()
+    try:
+        _wait_for(repo / "outputs/run_1", proc)
+        while proc.poll() is None and time.monotonic() - start < TIMEOUT_S:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sleeping child too
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - start < 20
+    assert "reprokit: warning: a process started by the run still holds its output open" in err
+    rec = _record(repo)
+    assert rec["status"] == "completed" and rec["duration_s"] < 5
+    assert "main done\n" in (repo / "outputs/run_1/output.log").read_text()
+
+
+def test_an_outputs_path_that_is_a_file_is_a_clear_error(repo: Path) -> None:
+    exp = _exp(repo, "plain", CONFIG + "\n\ndef main(config):\n    return {'score': 1.0}\n")
+    (repo / "outputs").write_text("")
+    result = run_cli(repo, "launch", exp, "--no-check", timeout=TIMEOUT_S)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "reprokit: error: outputs: cannot create a run folder: it is not a folder\n"
+    )
+    assert git(repo, "for-each-ref", "refs/reprokit") == ""
