@@ -2,7 +2,8 @@
 
 Order matters for speed and correctness: the git capture and the environment/hardware
 probes start on threads first (they change nothing a user sees), then the checks run and
-may refuse; only then is the run folder claimed (an atomic mkdir) and the snapshot commit
+may refuse; only then is the run folder claimed (atomically, with its first run.json
+inside; ending signals are held back until set-up can record them) and the snapshot commit
 made under the run's ref, while this thread imports the experiment, resolves its config
 and seeds the RNGs. The record is written as ``running`` before ``main`` starts and
 finalized whatever happens after (:mod:`reprokit.liverun`).

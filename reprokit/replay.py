@@ -91,16 +91,17 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
     stopped = store.setup_incomplete(original.record)
     if stopped is not None:
         # Stopped in set-up, main never ran: say so, not "launched outside a repository".
-        missing = [m for m in stopped if m == "git"]
+        missing = ["code state (git)" for m in stopped if m == "git"]
         if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
             missing.append("config (config.yaml)")
         if missing:
+            were = "were" if len(missing) > 1 else "was"
             raise ReprokitError(
                 f"{original.id} was {original.record.get('status')} during set-up, before "
-                f"main started: its {' and '.join(missing)} was never recorded, so the run "
-                "cannot be rebuilt",
+                f"main started: its {' and '.join(missing)} {were} never recorded, so the "
+                "run cannot be rebuilt",
                 hint="launch the experiment again"
-                + ("" if "git" in missing else ", or replay it with --smoke"),
+                + ("" if "git" in stopped else ", or replay it with --smoke"),
             )
     if original.record.get("git") is None:
         raise ReprokitError(

@@ -1,9 +1,10 @@
 """The outputs folder: run ids, atomic record files, the format version, effective status.
 
-Run ids are claimed with an atomic ``os.mkdir`` of ``run_N`` (sacred's scheme), so any
-number of launches started at once get distinct folders without a lock file. Every file
-is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a reader never sees half a record.
+Run ids are claimed atomically, so any number of launches started at once get distinct
+folders without a lock file: a launch renames a hidden claim folder holding its first
+run.json to ``run_N`` (a rename never takes a folder that has a record), so a run folder
+never exists without its record. Every file is written to a temporary name in the same
+folder and moved into place with ``os.replace``, so a reader never sees half a record.
 """
 
 from __future__ import annotations

@@ -420,3 +420,30 @@ def test_an_outputs_path_that_is_a_file_is_a_clear_error(repo: Path) -> None:
         "reprokit: error: outputs: cannot create a run folder: it is not a folder\n"
     )
     assert git(repo, "for-each-ref", "refs/reprokit") == ""
+
+
+def test_a_record_whose_set_up_lost_its_git_state_is_explained_by_show_and_replay(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from _helpers import make_run
+
+    error = {"type": "KeyboardInterrupt", "message": "SIGINT", "traceback_file": None}
+    make_run(
+        repo / "outputs",
+        1,
+        status="interrupted",
+        exit_code=130,
+        git=None,
+        error={**error, "phase": "setup", "missing": ["git"]},
+    )
+    monkeypatch.chdir(repo)
+    assert cli_main(["show", "run_1"]) == 0
+    out = capsys.readouterr().out
+    assert "\nstatus      interrupted (exit 130)\n" in out
+    assert "\nset-up      did not finish: main never started; not recorded: git\n" in out
+    assert cli_main(["replay", "run_1"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: run_1 was interrupted during set-up, before main started: its code "
+        "state (git) was never recorded, so the run cannot be rebuilt\n"
+        "  hint: launch the experiment again\n"
+    )
