@@ -324,6 +324,7 @@ def launch(
             writer = metrics.MetricsWriter(run_dir / store.METRICS_FILE)
             metrics.activate(metrics.RunInfo(run_id, run_dir, config, used_seed), writer)
         except BaseException as e:
+            signals.hold()
             outcome = liverun.outcome_of(e, run_dir, during_setup=True)
             probes: dict[str, Background[Any]] = {
                 "git": git_probe,
@@ -337,11 +338,13 @@ def launch(
             raise
         try:
             result = main(config)
+            signals.hold()
             outcome = {"status": "completed", "exit_code": EXIT_OK, "error": None}
         except BaseException as e:
+            signals.hold()
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
-        print(f"reprokit: error: {e}", file=sys.stderr)
+        liverun.say(f"reprokit: error: {e}")
     except (KeyboardInterrupt, liverun.WriteFailed) as e:
         # Set-up's own (its outcome is set), or a second SIGTERM that landed while the
         # first was being recorded.
@@ -352,19 +355,24 @@ def launch(
         signals.quiet()
         if outcome is None:
             outcome = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
+        stopped_by = signals.failure
         try:
             heartbeat.stop()
             metrics.activate(None, None)
             determinism.release()
             if writer is not None:
                 writer.close()
-            if signals.failure is not None:
+            if stopped_by is not None:
                 # Whatever main did once stopped (its own SIGTERM handler, a clean return).
-                outcome = liverun.write_failure(signals.failure)
+                outcome = liverun.write_failure(stopped_by)
             _finalize(record, outcome, result, writer, started)
         finally:
             drained = tee.stop()
             signals.restore()
+        if signals.failure is not None and stopped_by is None:
+            # The run's last output failed to reach the log as the tee drained it.
+            outcome = liverun.write_failure(signals.failure)
+            record.finish(**outcome)
         if not drained:
             liverun.say(
                 "reprokit: warning: a process started by the run still holds its output "
@@ -404,6 +412,10 @@ def _git_retry(
     return again
 
 
+# How long a stopped set-up waits for its probes (and a second git capture) to finish.
+_SETUP_GRACE_S = 10.0
+
+
 def _finish_probes(
     record: liverun.LiveRecord,
     probes: dict[str, Background[Any]],
@@ -412,24 +424,25 @@ def _finish_probes(
     """After a failed or interrupted set-up: record what the probes captured (never leave
     the snapshot half-made); the keys that could not be captured.
 
-    A second Ctrl-C while waiting here gives up on that probe only: the record is still
-    finalized, naming what is missing.
+    Signals are held meanwhile (a second Ctrl-C once interrupted the temp index's removal
+    and left the record without its git state); the wait is bounded instead, so a hung
+    probe costs at most :data:`_SETUP_GRACE_S` seconds.
     """
+    deadline = time.monotonic() + _SETUP_GRACE_S
     missing = []
     for key, probe in probes.items():
         if record.data.get(key) is not None:
             continue
-        try:
-            record.set(**{key: probe.result()})
-            continue
-        except BaseException:  # a second interrupt included
-            pass
-        if key == "git" and git_retry is not None:
-            try:
-                record.set(git=git_retry())
+        if probe.wait(max(0.0, deadline - time.monotonic())):
+            with contextlib.suppress(Exception):
+                record.set(**{key: probe.result()})
                 continue
-            except BaseException:
-                pass
+            if key == "git" and git_retry is not None:
+                again = Background(git_retry)
+                if again.wait(max(0.0, deadline - time.monotonic())):
+                    with contextlib.suppress(Exception):
+                        record.set(git=again.result())
+                        continue
         missing.append(key)
     return missing
 

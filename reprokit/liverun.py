@@ -229,12 +229,18 @@ class RunSignals:
 
     def arm(self) -> None:
         """Raise ending signals in the main thread; a deferred one is raised now."""
-        self._install(self._raise)
         self._armed = True
+        self._install(self._raise)
         if self.failure is not None:
             raise self.failure
         if self.pending is not None:
             self._raise(self.pending, None)
+
+    def hold(self) -> None:
+        """From now on remember ending signals instead of raising them: main has ended (or
+        set-up has recorded its failure), and one raised between here and :meth:`quiet`
+        would skip the finalization, leaving a "running" record."""
+        self._armed = False
 
     def quiet(self) -> None:
         """Ignore ending signals while the record is finalized (a Ctrl-C there would leave
@@ -270,6 +276,9 @@ class RunSignals:
             self.pending = signum
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
+        if not self._armed:
+            self._remember(signum, frame)
+            return
         if self.failure is not None:
             raise self.failure
         if signum == signal.SIGINT:

@@ -447,3 +447,24 @@ def test_a_record_whose_set_up_lost_its_git_state_is_explained_by_show_and_repla
         "state (git) was never recorded, so the run cannot be rebuilt\n"
         "  hint: launch the experiment again\n"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_storm_of_signals_never_leaves_a_record_running(repo: Path, signum: int) -> None:
+    # One signal every 2 ms from a moment in the launch on: whichever window it lands in
+    # (claim, set-up, its handler, main, finalizing), the record ends finalized.
+    exp = _exp(repo, "plain", CONFIG + "\n\ndef main(config):\n    return {'score': 1.0}\n")
+    for i in range(8):
+        proc = _popen(repo, exp)
+        try:
+            time.sleep(0.05 * i)
+            deadline = time.monotonic() + TIMEOUT_S
+            while proc.poll() is None and time.monotonic() < deadline:
+                proc.send_signal(signum)
+                time.sleep(0.002)
+            proc.communicate(timeout=TIMEOUT_S)
+        finally:
+            proc.kill()
+    for run in store.run_dirs(repo / "outputs"):
+        assert store.read_record(run)["status"] in ("completed", "interrupted"), run
