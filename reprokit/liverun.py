@@ -266,7 +266,10 @@ class RunSignals:
         if self.failure is not None:
             return
         self.failure = failure
-        if self._armed and hasattr(signal, "pthread_kill"):
+        # Only while our handler takes SIGTERM: a launch run off the main thread (no
+        # handlers of its own) would otherwise kill the whole process.
+        ours = signal.getsignal(signal.SIGTERM) == self._raise
+        if self._armed and ours and hasattr(signal, "pthread_kill"):
             ident = threading.main_thread().ident
             if ident is not None:
                 signal.pthread_kill(ident, signal.SIGTERM)

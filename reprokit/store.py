@@ -117,7 +117,7 @@ def _remove_stale_claims(outputs: Path, entries: list[os.DirEntry[str]]) -> None
 
 def _taken(error: OSError, path: Path) -> bool:
     """A rename onto ``path`` failed because another launch holds it (not a real error)."""
-    return error.errno in (errno.EEXIST, errno.ENOTEMPTY) or (
+    return error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR) or (
         isinstance(error, PermissionError | IsADirectoryError) and path.exists()
     )
 
