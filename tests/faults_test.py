@@ -468,3 +468,21 @@ def test_a_storm_of_signals_never_leaves_a_record_running(repo: Path, signum: in
             proc.kill()
     for run in store.run_dirs(repo / "outputs"):
         assert store.read_record(run)["status"] in ("completed", "interrupted"), run
+
+
+def test_an_outputs_folder_deleted_while_the_run_runs_is_a_clear_error(repo: Path) -> None:
+    exp = _exp(
+        repo,
+        "deleter",
+        CONFIG + "\nimport shutil\n\nimport reprokit\n\n\ndef main(config):\n"
+        "    shutil.rmtree(reprokit.current_run().dir.parent)\n"
+        "    reprokit.log(step=1, loss=1.0)\n    print('still running')\n",
+    )
+    result = run_cli(repo, "launch", exp, "--no-check", timeout=TIMEOUT_S)
+    assert result.returncode == 1
+    assert "still running\n" in result.stdout
+    record = repo / "outputs/run_1/run.json"
+    assert f"reprokit: error: {record}: cannot write the final record: " in result.stderr
+    assert "hint: the disk is full, or the run folder was deleted or made read-only" in (
+        result.stderr
+    )
