@@ -29,9 +29,11 @@ class Background(Generic[_T]):
         except BaseException as e:  # re-raised in the caller's thread by result()
             self._error = e
 
-    def wait(self) -> None:
-        """Wait for the call to end, whatever its outcome."""
-        self._thread.join()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the call to end, whatever its outcome (at most ``timeout`` seconds);
+        whether it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def result(self) -> _T:
         """The call's return value; its exception is raised here, in the caller's thread."""

@@ -80,7 +80,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     r.add_argument(
         "--status",
         action="append",
-        help="completed, failed, interrupted, crashed, running; several comma-separated "
+        help="completed, failed, interrupted, crashed, running, incomplete (no run.json); several comma-separated "
         "or repeated (default: every status)",
     )
     r.add_argument(

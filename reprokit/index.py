@@ -73,8 +73,11 @@ def _sig(path: str) -> str | None:
     return f"{st.st_mtime_ns}:{st.st_ino}:{st.st_size}"
 
 
-def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
-    """``{run id: (N, run.json signature, summary.json signature)}`` of readable folders."""
+def _scan(
+    outputs: Path, missing: list[tuple[int, str]] | None = None
+) -> dict[str, tuple[int, str, str | None]]:
+    """``{run id: (N, run.json signature, summary.json signature)}`` of readable folders;
+    ``(N, id)`` of run folders without a run.json are added to ``missing``."""
     found: dict[str, tuple[int, str, str | None]] = {}
     try:
         entries = list(os.scandir(outputs))
@@ -86,7 +89,12 @@ def _scan(outputs: Path) -> dict[str, tuple[int, str, str | None]]:
             continue
         record_sig = _sig(f"{entry.path}{os.sep}{store.RECORD_FILE}")
         if record_sig is None:
-            continue  # a claimed folder whose launch has not written its record yet
+            # A launch killed between its mkdir and its first record (older reprokit
+            # versions; a launch now claims the folder with its record inside), or a
+            # folder made by hand: no row, but `runs` lists it as incomplete.
+            if missing is not None and entry.is_dir():
+                missing.append((n, entry.name))
+            continue
         found[entry.name] = (n, record_sig, _sig(f"{entry.path}{os.sep}{store.SUMMARY_FILE}"))
     return found
 
@@ -235,8 +243,10 @@ def _open(outputs: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
-    on_disk = _scan(outputs)
+def _refresh(
+    conn: sqlite3.Connection, outputs: Path, missing: list[tuple[int, str]] | None = None
+) -> None:
+    on_disk = _scan(outputs, missing)
     stored = {
         row["id"]: (row["record_sig"], row["summary_sig"])
         for row in conn.execute("SELECT id, record_sig, summary_sig FROM runs")
@@ -263,16 +273,19 @@ def _refresh(conn: sqlite3.Connection, outputs: Path) -> None:
         conn.executemany(f"INSERT OR REPLACE INTO runs VALUES ({placeholders})", changed)
 
 
-def rows(outputs: Path) -> list[sqlite3.Row]:
-    """Every indexed run (after bringing the index up to date), by run number."""
+def rows(outputs: Path, missing: list[tuple[int, str]] | None = None) -> list[sqlite3.Row]:
+    """Every indexed run (after bringing the index up to date), by run number. ``(N, id)``
+    of run folders that have no run.json are added to ``missing`` when it is given."""
     if not outputs.is_dir():
         return []
     with _open(outputs) as conn:
         try:
-            _refresh(conn, outputs)
+            _refresh(conn, outputs, missing)
         except sqlite3.OperationalError:
             # Read-only outputs folder or a lock held too long: index in memory this time.
+            if missing is not None:
+                missing.clear()
             with closing(_connect(None)) as memory:
-                _refresh(memory, outputs)
+                _refresh(memory, outputs, missing)
                 return memory.execute("SELECT * FROM runs ORDER BY num").fetchall()
         return conn.execute("SELECT * FROM runs ORDER BY num").fetchall()

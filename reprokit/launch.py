@@ -2,7 +2,8 @@
 
 Order matters for speed and correctness: the git capture and the environment/hardware
 probes start on threads first (they change nothing a user sees), then the checks run and
-may refuse; only then is the run folder claimed (an atomic mkdir) and the snapshot commit
+may refuse; only then is the run folder claimed (atomically, with its first run.json
+inside; ending signals are held back until set-up can record them) and the snapshot commit
 made under the run's ref, while this thread imports the experiment, resolves its config
 and seeds the RNGs. The record is written as ``running`` before ``main`` starts and
 finalized whatever happens after (:mod:`reprokit.liverun`).
@@ -234,6 +235,7 @@ def launch(
     git_started = _start_git(settings, git_from)
     env_probe = Background(environment.capture)
     hw_probe = Background(_hardware)
+    signals = liverun.RunSignals()
     try:
         if not no_check:
             _check(path, settings)
@@ -245,59 +247,65 @@ def launch(
         described = runconfig.describe_experiment(path, settings)
         started_wall = liverun.now_iso()
         started = time.monotonic()
-        run_id, run_dir = store.new_run_dir(settings.outputs)
+        first = (
+            {key: None for key in store.RECORD_KEYS}
+            | {
+                "format_version": store.FORMAT_VERSION,
+                "status": "running",
+                "started_at": started_wall,
+                "heartbeat_at": started_wall,
+                "pid": os.getpid(),
+                # With the pid, names this process: readers tell it from a later one on the pid.
+                "pid_started": store.pid_started(os.getpid()),
+                "host": store.hostname(),
+                # Every free-text string the record keeps is scrubbed of credentials: the
+                # run folder is shared and feeds the index (reprokit.redact).
+                "command": environment.scrub_argv(sys.argv),
+                "cwd": redact.scrub_text(os.getcwd()),
+                "smoke": smoke,
+                "deterministic": deterministic,
+                "note": _scrubbed_note(note),
+                "checked": not no_check,
+                "replay_of": replay_of,
+                "rank": rank,
+                "world_size": world_size,
+                "inputs": [],
+                "experiment": described,
+            }
+            | extra
+        )
+        # From the claim until set-up's handler is in place, a Ctrl-C or SIGTERM is held
+        # back (raised as soon as the handler is there): one that landed in between left a
+        # folder without run.json, or a record stuck at "running" with no git state.
+        signals.defer()
+        # The folder appears with this first record inside: a launch killed during set-up
+        # still leaves a readable record.
+        run_id, run_dir = store.new_run_dir(settings.outputs, lambda rid: first | {"id": rid})
     except BaseException:
+        signals.restore()
         _cancel_git(git_started)
         raise
-    print(f"reprokit: {run_id} → {shown(run_dir)}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError, ValueError):  # fd 2 may be closed (a daemon)
+        print(f"reprokit: {run_id} → {shown(run_dir)}", file=sys.stderr, flush=True)
     label = path.relative_to(settings.root.resolve()).as_posix()
     git_probe = Background(_git_probe(settings, run_id, run_dir, git_from, label, git_started))
 
     from reprokit.tee import Tee
 
-    tee = Tee(run_dir / store.OUTPUT_FILE)
-    tee.start()
-    record = liverun.LiveRecord(
-        run_dir,
-        {key: None for key in store.RECORD_KEYS}
-        | {
-            "format_version": store.FORMAT_VERSION,
-            "id": run_id,
-            "status": "running",
-            "started_at": started_wall,
-            "heartbeat_at": started_wall,
-            "pid": os.getpid(),
-            # With the pid, names this process: readers tell it from a later one on the pid.
-            "pid_started": store.pid_started(os.getpid()),
-            "host": store.hostname(),
-            # Every free-text string the record keeps is scrubbed of credentials: the run
-            # folder is shared and feeds the index (reprokit.redact).
-            "command": environment.scrub_argv(sys.argv),
-            "cwd": redact.scrub_text(os.getcwd()),
-            "smoke": smoke,
-            "deterministic": deterministic,
-            "note": _scrubbed_note(note),
-            "checked": not no_check,
-            "replay_of": replay_of,
-            "rank": rank,
-            "world_size": world_size,
-            "inputs": [],
-            "experiment": described,
-        }
-        | extra,
-    )
-    # Written at once, so even a launch killed during set-up leaves a readable record, and
-    # kept fresh from now on: importing the experiment (torch alone takes seconds), waiting
+    log_path = run_dir / store.OUTPUT_FILE
+    tee = Tee(log_path, on_error=lambda e: signals.fail(liverun.WriteFailed(log_path, e)))
+    record = liverun.LiveRecord(run_dir, first | {"id": run_id})
+    # Kept fresh from now on: importing the experiment (torch alone takes seconds), waiting
     # for the snapshot or hashing inputs can take over a minute, which read as crashed.
-    record.update()
     heartbeat = liverun.Heartbeat(record)
-    heartbeat.start()
     writer: metrics.MetricsWriter | None = None
-    previous_term = liverun.install_sigterm()
-    outcome: dict[str, Any] = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
+    outcome: dict[str, Any] | None = None
     result: object = None
     try:
         try:
+            tee.start()
+            heartbeat.start()
+            signals.arm()
             if exits_after:
                 import gc
 
@@ -330,60 +338,63 @@ def launch(
             record.update(git=git)
             writer = metrics.MetricsWriter(run_dir / store.METRICS_FILE)
             metrics.activate(metrics.RunInfo(run_id, run_dir, config, used_seed), writer)
-            heartbeat.attach(writer)
         except BaseException as e:
+            signals.hold()
             outcome = liverun.outcome_of(e, run_dir, during_setup=True)
-            # Keep a failed set-up's record complete, and never leave the snapshot half-made.
             probes: dict[str, Background[Any]] = {
                 "git": git_probe,
                 "environment": env_probe,
                 "hardware": hw_probe,
             }
-            for key, probe in probes.items():
-                if record.data.get(key) is None:
-                    with contextlib.suppress(Exception):
-                        record.set(**{key: probe.result()})
+            retry = _git_retry(settings, run_id, run_dir, label, git_from, e)
+            missing = _finish_probes(record, probes, retry)
+            if missing and isinstance(outcome.get("error"), dict):
+                outcome["error"]["missing"] = missing
             raise
         try:
             result = main(config)
+            signals.hold()
             outcome = {"status": "completed", "exit_code": EXIT_OK, "error": None}
         except BaseException as e:
+            signals.hold()
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
         # Still tee'd into output.log: scrubbed like the record's copy of the message.
-        print(f"reprokit: error: {redact.scrub_text(str(e))}", file=sys.stderr)
+        liverun.say(f"reprokit: error: {redact.scrub_text(str(e))}")
+    except (KeyboardInterrupt, liverun.WriteFailed) as e:
+        # Set-up's own (its outcome is set), or a second SIGTERM that landed while the
+        # first was being recorded.
+        if outcome is None:
+            outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     finally:
         # Ctrl-C while finalizing would leave a `running` record behind: ignore it briefly.
-        previous_int = liverun.ignore_signals()
+        signals.quiet()
+        if outcome is None:
+            outcome = {"status": "failed", "exit_code": EXIT_FAILURE, "error": None}
+        stopped_by = signals.failure
         try:
             heartbeat.stop()
             metrics.activate(None, None)
             determinism.release()
-            if record.data.get("torch") is None:
-                # main imported torch itself (seeded on import): record what it ran with.
-                with contextlib.suppress(Exception):
-                    record.data["torch"] = environment.torch_facts()
-            last: dict[str, Any] = {}
             if writer is not None:
                 writer.close()
-                last = writer.last
-            store.write_json(run_dir / store.SUMMARY_FILE, metrics.summary_from(result, last))
-            duration = time.monotonic() - started
-            record.update(
-                **outcome,
-                ended_at=liverun.now_iso(),
-                duration_s=round(duration, 6),
-                heartbeat_at=liverun.now_iso(),
-            )
-            tee.stop()
-            status = outcome["status"]
-            print(
-                f"reprokit: {run_id} {status} in {duration:.1f} s → {shown(run_dir)}",
-                file=sys.stderr,
-                flush=True,
-            )
+            if stopped_by is not None:
+                # Whatever main did once stopped (its own SIGTERM handler, a clean return).
+                outcome = liverun.write_failure(stopped_by)
+            _finalize(record, outcome, result, writer, started)
         finally:
-            liverun.restore_signals(previous_term, previous_int)
+            drained = tee.stop()
+            signals.restore()
+        if signals.failure is not None and stopped_by is None:
+            # The run's last output failed to reach the log as the tee drained it.
+            outcome = liverun.write_failure(signals.failure)
+            record.finish(**outcome)
+        if not drained:
+            liverun.say(
+                "reprokit: warning: a process started by the run still holds its output "
+                f"open; what it prints from now on is not in {shown(log_path)}"
+            )
+        _say_ended(run_id, run_dir, outcome, record.data.get("duration_s"), signals.failure)
     return int(outcome["exit_code"])
 
 
@@ -396,6 +407,113 @@ def _scrubbed_note(note: str | None) -> str | None:
     if scrubbed != note:
         print("reprokit: warning: removed credentials from --note", file=sys.stderr)
     return scrubbed
+
+
+def _git_retry(
+    settings: Settings,
+    run_id: str,
+    run_dir: Path,
+    label: str,
+    git_from: Path | None,
+    error: BaseException,
+) -> Callable[[], dict[str, Any] | None] | None:
+    """A second git capture for a set-up stopped by Ctrl-C: a terminal's Ctrl-C reaches
+    the whole process group, so it also killed the capture's git processes (the record
+    then said ``git: null`` and could not be replayed). The capture takes milliseconds."""
+    if git_from is not None or not isinstance(error, KeyboardInterrupt):
+        return None
+
+    def again() -> dict[str, Any] | None:
+        from reprokit import gitstate
+
+        return gitstate.capture(
+            settings.root,
+            run_id,
+            untracked_size_cap=settings.untracked_size_cap,
+            patch_path=run_dir / store.PATCH_FILE,
+            label=label,
+            exclude=(settings.outputs, settings.root / ".reprokit-cache"),
+            outputs=settings.outputs,
+        )
+
+    return again
+
+
+# How long a stopped set-up waits for its probes (and a second git capture) to finish.
+_SETUP_GRACE_S = 10.0
+
+
+def _finish_probes(
+    record: liverun.LiveRecord,
+    probes: dict[str, Background[Any]],
+    git_retry: Callable[[], dict[str, Any] | None] | None,
+) -> list[str]:
+    """After a failed or interrupted set-up: record what the probes captured (never leave
+    the snapshot half-made); the keys that could not be captured.
+
+    Signals are held meanwhile (a second Ctrl-C once interrupted the temp index's removal
+    and left the record without its git state); the wait is bounded instead, so a hung
+    probe costs at most :data:`_SETUP_GRACE_S` seconds.
+    """
+    deadline = time.monotonic() + _SETUP_GRACE_S
+    missing = []
+    for key, probe in probes.items():
+        if record.data.get(key) is not None:
+            continue
+        if probe.wait(max(0.0, deadline - time.monotonic())):
+            with contextlib.suppress(Exception):
+                record.set(**{key: probe.result()})
+                continue
+            if key == "git" and git_retry is not None:
+                again = Background(git_retry)
+                if again.wait(max(0.0, deadline - time.monotonic())):
+                    with contextlib.suppress(Exception):
+                        record.set(git=again.result())
+                        continue
+        missing.append(key)
+    return missing
+
+
+def _finalize(
+    record: liverun.LiveRecord,
+    outcome: dict[str, Any],
+    result: object,
+    writer: metrics.MetricsWriter | None,
+    started: float,
+) -> None:
+    """summary.json and the final record; each written even when another cannot be."""
+    if record.data.get("torch") is None:
+        # main imported torch itself (seeded on import): record what it ran with.
+        with contextlib.suppress(Exception):
+            record.data["torch"] = environment.torch_facts()
+    last = writer.last if writer is not None else {}
+    summary_path = record.path.with_name(store.SUMMARY_FILE)
+    with contextlib.suppress(OSError):  # a full disk: the record matters more
+        store.write_json(summary_path, metrics.summary_from(result, last))
+    record.finish(
+        **outcome,
+        ended_at=liverun.now_iso(),
+        duration_s=round(time.monotonic() - started, 6),
+        heartbeat_at=liverun.now_iso(),
+    )
+
+
+def _say_ended(
+    run_id: str,
+    run_dir: Path,
+    outcome: dict[str, Any],
+    duration: float | None,
+    failure: liverun.WriteFailed | None,
+) -> None:
+    """The last lines on the terminal (it may be gone: an ssh session that dropped)."""
+    if failure is not None:
+        liverun.say(
+            f"reprokit: error: {failure}\n"
+            "  hint: free disk space or raise the file-size limit (`ulimit -f`), "
+            "then launch again; the run was stopped"
+        )
+    took = f" in {duration:.1f} s" if isinstance(duration, float | int) else ""
+    liverun.say(f"reprokit: {run_id} {outcome['status']}{took} → {shown(run_dir)}")
 
 
 def _write_config(run_dir: Path, config: Any) -> None:

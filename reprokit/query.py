@@ -62,8 +62,9 @@ def runs_command(
 ) -> int:
     """Print the runs under ``settings.outputs`` as a table, CSV or JSON."""
     _check_limit(limit, "--limit")
-    everything = load_runs(settings, include_all=True)
+    everything = load_runs(settings, include_all=True, incomplete=True)
     listed = everything if include_all else [r for r in everything if not _hidden(r)]
+    _explain_incomplete(everything)
     folder = experiments_folder(settings)
     rows = select(listed, exp=exp, status=status, where=where, sort=sort, experiments=folder)
     if not rows:
@@ -124,6 +125,18 @@ def runs_command(
     }
     sys.stdout.write(render_table(chosen, body, numeric))
     return EXIT_OK
+
+
+def _explain_incomplete(rows: Sequence[RunRow]) -> None:
+    """One line (stderr) for folders listed as ``incomplete``: what they are, what to do."""
+    names = [r.id for r in rows if r.status == "incomplete"]
+    if names:
+        print(
+            f"reprokit: {', '.join(sorted(names, key=lambda n: int(n[4:])))}: no run.json "
+            "(incomplete: the launch was killed while starting, or the folder was not made "
+            "by reprokit); delete the folder if it holds nothing you need",
+            file=sys.stderr,
+        )
 
 
 def _hidden(row: RunRow) -> str | None:

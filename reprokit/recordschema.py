@@ -18,7 +18,14 @@ _SCHEMA: dict[str, _Spec] = {
     "id": str,
     "status": str,
     "exit_code": int,
-    "error": {"type": str, "message": str, "traceback_file": str},
+    # phase "setup": main never started; missing: what set-up could not capture (git, ...).
+    "error": {
+        "type": str,
+        "message": str,
+        "traceback_file": str,
+        "phase": str,
+        "missing": [str],
+    },
     "started_at": str,
     "ended_at": str,
     "duration_s": float,

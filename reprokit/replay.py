@@ -120,6 +120,21 @@ class _Original:
 def _load(run: str, settings: Settings, smoke: bool) -> _Original:
     run_dir = store.resolve_run(run, settings)
     original = _Original(run_dir, store.read_record(run_dir))
+    stopped = store.setup_incomplete(original.record)
+    if stopped is not None:
+        # Stopped in set-up, main never ran: say so, not "launched outside a repository".
+        missing = ["code state (git)" for m in stopped if m == "git"]
+        if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
+            missing.append("config (config.yaml)")
+        if missing:
+            were = "were" if len(missing) > 1 else "was"
+            raise ReprokitError(
+                f"{original.id} was {original.record.get('status')} during set-up, before "
+                f"main started: its {' and '.join(missing)} {were} never recorded, so the "
+                "run cannot be rebuilt",
+                hint="launch the experiment again"
+                + ("" if "git" in stopped else ", or replay it with --smoke"),
+            )
     if original.record.get("git") is None:
         raise ReprokitError(
             f"{original.id} was launched outside a git repository (run.json has git: null), "
@@ -193,11 +208,8 @@ def replay(
     options = _Options(verify, rtol, atol, strict, smoke, allow_tree_mismatch)
     # SIGTERM unwinds like Ctrl-C, so a killed replay still removes its worktree (a
     # `kill` once left the folder and git's registration of it behind).
-    previous_term = liverun.install_sigterm()
-    try:
+    with liverun.sigterm_unwinds():
         return _in_worktree(original, settings, top, options, keep_worktree)
-    finally:
-        liverun.restore_signals(previous_term, signal.getsignal(signal.SIGINT))
 
 
 @dataclass(frozen=True)
@@ -231,12 +243,8 @@ def _in_worktree(
         return _run(original, settings, work_root=work_root, rebuilt=rebuilt, options=options)
     finally:
         # A second Ctrl-C or SIGTERM must not stop the clean-up half-way.
-        term = signal.getsignal(signal.SIGTERM)
-        previous_int = liverun.ignore_signals()
-        try:
+        with liverun.signals_ignored():
             _clean_up(settings.root, dest, work_root, linked, skipped_links, keep_worktree)
-        finally:
-            liverun.restore_signals(term, previous_int)
 
 
 def _clean_up(
@@ -464,12 +472,8 @@ def _wait(proc: subprocess.Popen[bytes]) -> int:
             proc.send_signal(signal.SIGTERM if isinstance(e, liverun.Terminated) else signal.SIGINT)
         except KeyboardInterrupt:
             pass
-        term = signal.getsignal(signal.SIGTERM)
-        previous_int = liverun.ignore_signals()
-        try:
+        with liverun.signals_ignored():
             return proc.wait()
-        finally:
-            liverun.restore_signals(term, previous_int)
 
 
 def _judge(

@@ -25,7 +25,8 @@ from reprokit import index, store
 from reprokit.errors import ReprokitError
 from reprokit.settings import Settings
 
-STATUSES = ("completed", "failed", "interrupted", "crashed", "running")
+# "incomplete": a run folder with no run.json (its launch was killed while starting).
+STATUSES = ("completed", "failed", "interrupted", "crashed", "running", "incomplete")
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,40 @@ def _state_of(row: Any) -> str | None:
     return f"patch:{row['git_changes']}" if row["git_changes"] else None
 
 
-def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
+def _incomplete_row(settings: Settings, num: int, run_id: str) -> RunRow:
+    """A run folder without a run.json, as a row that says so (status ``incomplete``)."""
+    return RunRow(
+        id=run_id,
+        num=num,
+        dir=settings.outputs / run_id,
+        experiment=None,
+        name=None,
+        family=None,
+        status="incomplete",
+        started_at=None,
+        duration_s=None,
+        git_sha=None,
+        git_dirty=None,
+        smoke=False,
+        ablation=False,
+        replay_of=None,
+        seed=None,
+        note="no run.json: its launch was killed while starting",
+        summary={},
+        config_json="null",
+        record_json="{}",
+    )
+
+
+def load_runs(
+    settings: Settings, include_all: bool = False, incomplete: bool = False
+) -> list[RunRow]:
     """Every run under ``settings.outputs``, newest first. Smoke runs, ablation variants
-    and replays are left out unless ``include_all``."""
+    and replays are left out unless ``include_all``; run folders without a run.json are
+    listed (status ``incomplete``) only with ``incomplete``."""
     result = []
-    all_rows = index.rows(settings.outputs)
+    missing: list[tuple[int, str]] = []
+    all_rows = index.rows(settings.outputs, missing)
     replays = _latest_replays(all_rows)
     dirty = DirtyRuns(
         {
@@ -193,6 +223,9 @@ def load_runs(settings: Settings, include_all: bool = False) -> list[RunRow]:
                 dirty_runs=dirty,
             )
         )
+    if incomplete and missing:
+        result.extend(_incomplete_row(settings, num, run_id) for num, run_id in missing)
+        result.sort(key=lambda row: row.num)
     result.reverse()
     return result
 

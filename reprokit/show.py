@@ -154,6 +154,10 @@ def render(record: dict[str, Any], *, now: float | None = None) -> str:
     elif record.get("exit_code") not in (None, 0):
         status += f" (exit {record['exit_code']})"
     lines.append(("status", status))
+    stopped = store.setup_incomplete(record)
+    if stopped is not None:
+        gaps = f"; not recorded: {', '.join(stopped)}" if stopped else ""
+        lines.append(("set-up", f"did not finish: main never started{gaps}"))
     lines.append(("experiment", f"{exp.get('path')} ({exp.get('config_type')})"))
     chain = exp.get("lineage") or []
     if chain:

@@ -1,19 +1,22 @@
 """The outputs folder: run ids, atomic record files, the format version, effective status.
 
-Run ids are claimed with an atomic ``os.mkdir`` of ``run_N`` (sacred's scheme), so any
-number of launches started at once get distinct folders without a lock file. Every file
-is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a reader never sees half a record.
+Run ids are claimed atomically, so any number of launches started at once get distinct
+folders without a lock file: a launch renames a hidden claim folder holding its first
+run.json to ``run_N`` (a rename never takes a folder that has a record), so a run folder
+never exists without its record. Every file is written to a temporary name in the same
+folder and moved into place with ``os.replace``, so a reader never sees half a record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -96,37 +99,133 @@ def run_dirs(outputs: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def new_run_dir(outputs: Path) -> tuple[str, Path]:
-    """Claim the next free ``run_N`` folder atomically; return its id and path."""
-    outputs.mkdir(parents=True, exist_ok=True)
-    candidate = max((run_number(p.name) or 0 for p in run_dirs(outputs)), default=0) + 1
-    for _ in range(_MKDIR_ATTEMPTS):
-        path = outputs / f"run_{candidate}"
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            # Another launch claimed it between our scan and our mkdir: take the next one.
-            candidate += 1
-            continue
-        return path.name, path
+# A claim in progress: a hidden folder holding the first run.json, renamed to run_N. A
+# launch killed while claiming leaves only this (readers ignore it; the next launch
+# removes it once it is older than _STALE_CLAIM_S).
+_CLAIM_PREFIX = ".claim-"
+_STALE_CLAIM_S = 60.0
+
+
+def _remove_stale_claims(outputs: Path, entries: list[os.DirEntry[str]]) -> None:
+    import shutil
+
+    cutoff = time.time() - _STALE_CLAIM_S
+    for entry in entries:
+        if entry.name.startswith(_CLAIM_PREFIX):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _taken(error: OSError, path: Path) -> bool:
+    """A rename onto ``path`` failed because another launch holds it (not a real error)."""
+    return error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR) or (
+        isinstance(error, PermissionError | IsADirectoryError) and path.exists()
+    )
+
+
+def new_run_dir(
+    outputs: Path, record: Callable[[str], dict[str, Any]] | None = None
+) -> tuple[str, Path]:
+    """Claim the next free ``run_N`` folder atomically; return its id and path.
+
+    With ``record`` (the first run.json, made for the id), the folder appears with its
+    run.json already inside: written in a hidden claim folder that is then renamed to
+    ``run_N``. 2 of 60 launches killed at random times once left a ``run_N`` with no
+    run.json (killed between the mkdir and the first write); now a kill leaves either a
+    complete first record or a hidden claim folder. Without ``record``: a bare mkdir.
+    """
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+        return _claim(outputs, record)
+    except OSError as e:
+        why = "it is not a folder" if outputs.exists() and not outputs.is_dir() else e.strerror
+        raise ReprokitError(
+            f"{shown(outputs)}: cannot create a run folder: {why or e}",
+            hint="make the outputs folder writable (or free disk space), or choose another "
+            "with --outputs",
+        ) from e
+
+
+def _claim(outputs: Path, record: Callable[[str], dict[str, Any]] | None) -> tuple[str, Path]:
+    entries = _entries(outputs)
+    _remove_stale_claims(outputs, entries)
+    numbers = (run_number(e.name) for e in entries)
+    candidate = max((n for n in numbers if n is not None), default=0) + 1
+    staging: Path | None = None
+    if record is not None:
+        staging = outputs / f"{_CLAIM_PREFIX}{os.getpid()}.{time.monotonic_ns()}"
+        os.mkdir(staging)
+    try:
+        for _ in range(_MKDIR_ATTEMPTS):
+            path = outputs / f"run_{candidate}"
+            try:
+                if staging is None or record is None:
+                    os.mkdir(path)
+                else:
+                    # Written in place: nobody reads a claim folder, so no temp + rename.
+                    with open(staging / RECORD_FILE, "wb") as f:
+                        f.write(_json_bytes(record(path.name)))
+                    # rename(2) replaces only an *empty* folder: a run_N with its record is
+                    # never taken over; an empty one is a leftover of a killed launch.
+                    os.rename(staging, path)
+                    staging = None
+            except OSError as e:
+                if not (isinstance(e, FileExistsError) or _taken(e, path)):
+                    raise
+                # Another launch claimed it between our scan and now: take the next one.
+                candidate += 1
+                continue
+            return path.name, path
+    finally:
+        if staging is not None:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
     raise ReprokitError(f"{outputs}: could not claim a run folder after {_MKDIR_ATTEMPTS} tries")
+
+
+def _entries(outputs: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(outputs) as it:
+            return list(it)
+    except FileNotFoundError:
+        return []
 
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a file atomically: a temporary file in the same folder, then ``os.replace``."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk or a file-size limit once left a half-written temp file per failed
+        # write (one per heartbeat); only a kill between open and rename leaves one now.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, sort_keys=True, indent=1, default=str) + "\n").encode("utf-8")
+
+
 def write_json(path: Path, data: Any) -> None:
     """Machine records are JSON with sorted keys (diff-friendly), written atomically."""
-    write_text(path, json.dumps(data, sort_keys=True, indent=1, default=str) + "\n")
+    write_bytes(path, _json_bytes(data))
+
+
+def overwrite_json(path: Path, data: Any) -> None:
+    """Rewrite a file in place (not atomic): the last resort when no temp file can be made."""
+    with open(path, "r+b") as f:
+        f.write(_json_bytes(data))
+        f.truncate()
 
 
 # The most a reader loads of one file of a run folder. Records are ~100 KB (most of it
@@ -448,6 +547,17 @@ def liveness(
     return Liveness("running", None, silent)
 
 
+def setup_incomplete(record: dict[str, Any]) -> list[str] | None:
+    """For a run stopped during set-up (before main started): the record parts that were
+    never captured (``error.missing``: ``git``, ``environment``, ``hardware``; may be
+    empty); None for a run whose set-up finished."""
+    error = record.get("error")
+    if not isinstance(error, dict) or error.get("phase") != "setup":
+        return None
+    missing = error.get("missing")
+    return [str(m) for m in missing] if isinstance(missing, list) else []
+
+
 def effective_status(
     record: dict[str, Any], *, now: float | None = None, stale_after: float = STALE_AFTER_S
 ) -> str:
@@ -479,6 +589,15 @@ def resolve_run(spec: str, settings: Settings) -> Path:
             f"({len(known)} runs; `reprokit runs` lists them)"
         )
     folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None and run_number(folder.name) is not None:
+        kept = sorted(p.name for p in folder.iterdir())[:5]
+        raise ReprokitError(
+            f"{spec}: incomplete run folder: it has no {RECORD_FILE}, so its launch was killed "
+            "while starting (or the folder was not made by reprokit); there is no record "
+            "to show or replay",
+            hint=f"it holds {', '.join(kept) if kept else 'nothing'}; delete "
+            f"{shown(folder)} if that is nothing you need",
+        )
     if folder is not None:
         message = f"{spec}: the folder has no {RECORD_FILE}, so it is not a run folder"
     else:

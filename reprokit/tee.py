@@ -10,6 +10,8 @@ import contextlib
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 # How long to wait for the readers at the end: a child process that outlives the run and
@@ -27,10 +29,18 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class Tee:
-    """Duplicate file descriptors 1 and 2 into a log file while still showing them."""
+    """Duplicate file descriptors 1 and 2 into a log file while still showing them.
 
-    def __init__(self, log_path: Path) -> None:
+    ``on_error`` is called once, from a reader thread, with the error of the first write
+    to the log that fails (a full disk, a file-size limit). The readers then keep showing
+    and draining the output: a reader that died on such an error once left the pipe
+    unread, and the run hung forever in its next print, with no message.
+    """
+
+    def __init__(self, log_path: Path, on_error: Callable[[OSError], None] | None = None) -> None:
         self.log_path = log_path
+        self._on_error = on_error
+        self.error: OSError | None = None
         self._lock = threading.Lock()
         self._saved: list[tuple[int, int]] = []  # (target fd, saved copy of the original)
         self._threads: list[threading.Thread] = []
@@ -79,31 +89,53 @@ class Tee:
                     self._log_bytes(partial[:cut])
                     partial = partial[cut:]
         finally:
-            if partial:
-                self._log_bytes(partial)
-            os.close(read_end)
+            try:
+                if partial:
+                    self._log_bytes(partial)
+            finally:
+                os.close(read_end)
 
     def _log_bytes(self, data: bytes) -> None:
         with self._lock:
-            if self._log is not None:
+            if self._log is None or self.error is not None:
+                return
+            try:
                 _write_all(self._log, data)
+                return
+            except OSError as e:
+                self.error = e
+        if self._on_error is not None:
+            self._on_error(self.error)
 
-    def stop(self) -> None:
-        """Restore the original streams and wait for everything written to reach the log."""
+    def stop(self) -> bool:
+        """Restore the original streams and wait for everything written to reach the log.
+
+        False when a process the run started still holds the output open after the wait
+        (a child that outlives main): what it prints later is shown but not logged.
+        """
         _flush_std()
         for fd, saved in self._saved:
             # Replacing fd 1/2 closes our end of the pipe, so the reader sees end-of-file.
             os.dup2(saved, fd)
+        # One deadline for both readers: a child holding both streams cost twice the wait.
+        deadline = time.monotonic() + _JOIN_TIMEOUT_S
         for thread in self._threads:
-            thread.join(_JOIN_TIMEOUT_S)
-        for _, saved in self._saved:
-            os.close(saved)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        drained = True
+        for (_, saved), thread in zip(self._saved, self._threads, strict=True):
+            # A child that outlives the run keeps its reader going: closing the saved copy
+            # under it would send the child's output to whatever file reuses the number.
+            if thread.is_alive():
+                drained = False
+            else:
+                os.close(saved)
         self._saved.clear()
         self._threads.clear()
         with self._lock:
             if self._log is not None:
                 os.close(self._log)
                 self._log = None
+        return drained
 
 
 def _flush_std() -> None:

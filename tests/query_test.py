@@ -68,7 +68,7 @@ def test_bad_status_is_a_readable_error(project: Path, capsys: pytest.CaptureFix
     assert cli_main(["runs", "--status", "done"]) == 1
     assert capsys.readouterr().err == (
         "reprokit: error: --status 'done'\n"
-        "  hint: one of completed, failed, interrupted, crashed, running\n"
+        "  hint: one of completed, failed, interrupted, crashed, running, incomplete\n"
     )
 
 

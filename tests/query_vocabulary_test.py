@@ -194,7 +194,7 @@ def test_status_accepts_a_list_and_limit_must_be_positive(
     assert main(["runs", "--status", "crashed,done"]) == 1
     assert capsys.readouterr().err == (
         "reprokit: error: --status 'done'\n"
-        "  hint: one of completed, failed, interrupted, crashed, running\n"
+        "  hint: one of completed, failed, interrupted, crashed, running, incomplete\n"
     )
     for limit in ("0", "-1"):
         assert main(["runs", "--limit", limit]) == 1
