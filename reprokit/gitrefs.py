@@ -43,9 +43,9 @@ from reprokit.gitcmd import GitError, run_git
 RUNS = "refs/reprokit/runs"
 _DEFAULT_OUTPUTS = Path("outputs")
 _KEEP = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-# A trailer of every snapshot commit: which outputs folder (on which host) it was made for.
-# Only a ref whose commit carries this run's own key may be replaced (see write_ref).
-OWNER_TRAILER = "Reprokit-Outputs"
+# A trailer of every snapshot commit: the run it was made for, ``<folder key>/<run id>``
+# (owner_key). Only a ref whose commit names this very run may be replaced (write_ref).
+OWNER_TRAILER = "Reprokit-Run"
 
 
 def encode_name(name: str) -> str:
@@ -88,11 +88,11 @@ def snapshot_ref(run_id: str, space: str = "") -> str:
     return f"{RUNS}/{space}/{run_id}" if space else f"{RUNS}/{run_id}"
 
 
-def owner_key(outputs: Path) -> str:
-    """What the snapshot commits of one outputs folder on this host carry in their
-    ``Reprokit-Outputs`` trailer: a hash, so no path or host name is pushed with it."""
+def owner_key(outputs: Path, run_id: str) -> str:
+    """The ``Reprokit-Run`` trailer of a run's snapshot commit: the outputs folder on this
+    host as a hash (no path or host name is pushed with it), and the run id."""
     where = f"{socket.gethostname()}\0{outputs.resolve()}"
-    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16] + "/" + run_id
 
 
 def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
@@ -102,9 +102,9 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
     The usual case costs one git call: ``update-ref REF NEW ""`` creates the ref only if it
     does not exist. When it exists, its commit decides:
 
-    - made for this outputs folder on this host (its ``Reprokit-Outputs`` trailer is
-      ``owner``): the run it belonged to had this run's id in this folder, and the folder of
-      that id was just created afresh, so that run is gone (outputs deleted and restarted).
+    - made for this run id of this outputs folder on this host (its ``Reprokit-Run``
+      trailer is ``owner``, :func:`owner_key`): the folder of that id was just created
+      afresh, so the run it belonged to is gone (outputs deleted and restarted).
       The ref is replaced, compare-and-swap (``update-ref REF NEW OLD``).
     - anything else (a ref made by hand, fetched from a teammate, written by an older
       reprokit that named refs by run id alone, or by a folder since moved elsewhere): its

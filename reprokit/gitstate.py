@@ -306,7 +306,7 @@ class PendingCapture:
         self.top = top = where.top
         self._cap = untracked_size_cap
         self._ref_space = gitrefs.ref_space(top, outputs, where.worktree)
-        self._owner = gitrefs.owner_key(outputs)
+        self._outputs = outputs
         # In the repository, one folder per launch named by its process: the next launch
         # removes those of killed ones (gitindex.TempIndexes).
         self._tmp = gitindex.TempIndexes(where.temp_base).new()
@@ -330,7 +330,8 @@ class PendingCapture:
         try:
             built = self._tree.result()
             _warn_skipped(built.skipped, self._cap)
-            refs = (gitrefs.snapshot_ref(run_id, self._ref_space), self._owner)
+            ref = gitrefs.snapshot_ref(run_id, self._ref_space)
+            refs = (ref, gitrefs.owner_key(self._outputs, run_id))
             commit, ref, submodules = _commit(top, built, run_id, refs, label, patch_path)
         finally:
             # Never leave git processes running behind a failed capture.
@@ -397,7 +398,7 @@ def capture(
     disk), ``untracked`` (not ignored), ``renamed`` (``{"from", "to"}``, staged renames).
 
     The snapshot commit (message ``reprokit snapshot <run_id> of <label>``, fixed identity,
-    and a ``Reprokit-Outputs`` trailer naming the outputs folder by a hash) goes under
+    and a ``Reprokit-Run`` trailer naming the outputs folder by a hash, and the run id) goes under
     ``refs/reprokit/runs/<run_id>`` for the main working tree's ``outputs/``, else under
     the ref :func:`gitrefs.ref_space` gives ``outputs`` (the run's outputs folder, default
     ``<top>/outputs``) and the working tree. A ref of that name left by an earlier run of

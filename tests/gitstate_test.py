@@ -133,7 +133,7 @@ def test_dirty_states_snapshot_matches_working_tree(repo: Path, tmp_path: Path) 
     assert git(repo, "rev-parse", f"{rec['snapshot']}^").strip() == head
     commit = git(repo, "cat-file", "-p", rec["snapshot"])
     assert "author reprokit <reprokit@localhost>" in commit
-    assert "\n\nreprokit snapshot run_7 of exp/a.py\n\nReprokit-Outputs: " in commit
+    assert "\n\nreprokit snapshot run_7 of exp/a.py\n\nReprokit-Run: " in commit
 
     wt = checkout_snapshot(repo, rec["snapshot"], tmp_path / "wt")
     assert tree_state(wt) == tree_state(repo, skip=IGNORED)
@@ -155,7 +155,9 @@ def test_clean_repo_has_empty_patch_and_snapshot_of_head(repo: Path, tmp_path: P
     assert git(repo, "rev-parse", f"{rec['snapshot']}^{{tree}}") == git(
         repo, "rev-parse", "HEAD^{tree}"
     )
-    assert "\n\nreprokit snapshot run_1\n\nReprokit-Outputs: " in git(repo, "cat-file", "-p", rec["snapshot"])
+    assert "\n\nreprokit snapshot run_1\n\nReprokit-Run: " in git(
+        repo, "cat-file", "-p", rec["snapshot"]
+    )
 
 
 def test_unborn_head(tmp_path: Path) -> None:
