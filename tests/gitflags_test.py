@@ -1,0 +1,136 @@
+"""The snapshot is the tree on disk whatever the index flags say (assume-unchanged,
+skip-worktree, sparse checkouts, index versions 2-4, split index, SHA-256)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import git, write
+from reprokit import gitindex
+from reprokit.gitstate import capture
+
+
+def _capture(repo: Path, tmp_path: Path) -> dict[str, Any]:
+    rec = capture(repo, "run_1", untracked_size_cap=10**6, patch_path=tmp_path / "diff.patch")
+    assert rec is not None
+    return rec
+
+
+def _blob(repo: Path, commit: str, path: str) -> str | None:
+    proc = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=repo, capture_output=True)
+    return proc.stdout.decode() if proc.returncode == 0 else None
+
+
+def _flags(repo: Path) -> str:
+    return git(repo, "ls-files", "-v")
+
+
+@pytest.fixture
+def three(repo: Path) -> Path:
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        write(repo / name, f"{name} committed\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "files")
+    return repo
+
+
+@pytest.mark.parametrize("index_version", [None, "4", "split"])
+def test_flagged_files_edited_on_disk_are_snapshotted_and_listed(
+    three: Path, tmp_path: Path, index_version: str | None
+) -> None:
+    repo = three
+    if index_version == "split":
+        git(repo, "update-index", "--split-index")
+    elif index_version is not None:
+        git(repo, "update-index", "--index-version", index_version)
+    git(repo, "update-index", "--assume-unchanged", "a.txt", "d.txt")
+    git(repo, "update-index", "--skip-worktree", "b.txt")
+    git(repo, "update-index", "--assume-unchanged", "--skip-worktree", "c.txt")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write(repo / name, f"{name} edited on disk\n")
+    (repo / "d.txt").unlink()
+    status = git(repo, "status", "--porcelain")
+    assert status == ""  # what fooled reprokit: git itself sees nothing
+    flags_before, index_before = _flags(repo), (repo / ".git/index").read_bytes()
+
+    rec = _capture(repo, tmp_path)
+
+    assert rec["dirty"] is True
+    assert rec["modified"] == ["a.txt", "b.txt", "c.txt"]
+    assert rec["deleted"] == ["d.txt"]
+    for name in ("a.txt", "b.txt", "c.txt"):
+        assert _blob(repo, rec["snapshot"], name) == f"{name} edited on disk\n"
+    assert _blob(repo, rec["snapshot"], "d.txt") is None
+    # The patch carries the same change; the user's index and its flags are untouched.
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other), "HEAD")
+    git(other, "apply", "--binary", str(tmp_path / "diff.patch"))
+    assert (other / "a.txt").read_text() == "a.txt edited on disk\n"
+    assert not (other / "d.txt").exists()
+    assert (_flags(repo), (repo / ".git/index").read_bytes()) == (flags_before, index_before)
+
+
+def test_flagged_but_unchanged_files_keep_the_record_clean(three: Path, tmp_path: Path) -> None:
+    repo = three
+    git(repo, "update-index", "--assume-unchanged", "a.txt")
+    git(repo, "update-index", "--skip-worktree", "b.txt")
+    rec = _capture(repo, tmp_path)
+    assert (rec["dirty"], rec["modified"], rec["deleted"]) == (False, [], [])
+    assert (tmp_path / "diff.patch").read_bytes() == b""
+
+
+def test_sparse_checkout_files_left_out_are_not_deletions(repo: Path, tmp_path: Path) -> None:
+    write(repo / "src/in.txt", "in\n")
+    write(repo / "docs/out.txt", "out\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two folders")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/docs/")
+    assert not (repo / "docs/out.txt").exists()
+    write(repo / "src/in.txt", "in, edited\n")
+    rec = _capture(repo, tmp_path)
+    assert (rec["modified"], rec["deleted"]) == (["src/in.txt"], [])
+    assert _blob(repo, rec["snapshot"], "docs/out.txt") == "out\n"
+    # A skip-worktree file put back on disk by hand and edited is the code that runs.
+    write(repo / "docs/out.txt", "out, edited\n")
+    rec = _capture(repo, tmp_path)
+    assert rec["modified"] == ["docs/out.txt", "src/in.txt"]
+    assert _blob(repo, rec["snapshot"], "docs/out.txt") == "out, edited\n"
+
+
+def test_sha256_repository_with_flags(tmp_path: Path) -> None:
+    repo = tmp_path / "sha256"
+    git(tmp_path, "init", "-q", "--object-format=sha256", "--template=", str(repo))
+    write(repo / "a.txt", "one\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "-m", "one")
+    git(repo, "update-index", "--assume-unchanged", "a.txt")
+    write(repo / "a.txt", "two\n")
+    rec = _capture(repo, tmp_path)
+    assert rec["modified"] == ["a.txt"]
+    assert len(rec["snapshot"]) == 64
+    assert _blob(repo, rec["snapshot"], "a.txt") == "two\n"
+
+
+def test_index_reader_agrees_with_git_on_long_and_odd_names(repo: Path) -> None:
+    # Names of 0xFFF bytes and more store a clipped length in the entry: read to the NUL.
+    # (Too long for a path on disk: an index entry only.)
+    deep = "/".join(["d" * 200] * 25) + "/x.txt"
+    names = ["tab\there.txt", "ü.txt", deep, "plain.txt"]
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"x\n", capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    for name in names:
+        git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}")
+    for name in names:
+        git(repo, "update-index", "--assume-unchanged", name)
+    git(repo, "update-index", "--skip-worktree", "plain.txt")
+    found = gitindex.flagged_entries(repo / ".git/index", repo)
+    assert sorted(found) == sorted([gitindex.Flagged(n, True, n == "plain.txt") for n in names])
