@@ -110,6 +110,8 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
       reprokit that named refs by run id alone, or by a folder since moved elsewhere): its
       run may still exist, so the ref is kept and this snapshot goes under
       ``<ref>-<first 12 digits of its commit>`` with a warning. Nothing is overwritten.
+      (When the name cannot be made at all, a ref made by hand where it needs a folder:
+      ``refs/reprokit/snapshots/<commit>``, with the same warning.)
     """
     try:
         run_git("update-ref", "-m", reason, ref, commit, "", cwd=top)
@@ -126,11 +128,7 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
             return ref
         except GitError:
             pass  # changed meanwhile: keep whatever is there now
-    alt = f"{ref}-{commit[:12]}"
-    try:
-        run_git("update-ref", "-m", reason, alt, commit, "", cwd=top)
-    except GitError:
-        raise first_error from None
+    alt = _write_elsewhere(top, ref, commit, reason, first_error)
     subject = message.partition("\n")[0]
     held = f"the snapshot {old[:12]} ({subject!r})" if old else "a ref of the same name"
     print(
@@ -139,3 +137,15 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
         file=sys.stderr,
     )
     return alt
+
+
+def _write_elsewhere(top: Path, ref: str, commit: str, reason: str, error: GitError) -> str:
+    """``<ref>-<12 digits>``, else ``refs/reprokit/snapshots/<commit>`` (a ref made by hand
+    where this name needs a folder, ``refs/reprokit/runs/sweep`` for ``sweep/run_1``)."""
+    for alt in (f"{ref}-{commit[:12]}", f"refs/reprokit/snapshots/{commit}"):
+        try:
+            run_git("update-ref", "-m", reason, alt, commit, "", cwd=top)
+            return alt
+        except GitError:
+            continue
+    raise error

@@ -124,6 +124,16 @@ def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
         print(f"reprokit: warning: {text}", file=sys.stderr)
 
 
+def _warn_dirty_submodules(paths: list[str]) -> None:
+    for path in paths:
+        print(
+            f"reprokit: warning: submodule {path} has uncommitted changes of its own; they "
+            "are NOT in the run's snapshot (it records the submodule's checked-out commit). "
+            "Commit them in the submodule to make the run replayable.",
+            file=sys.stderr,
+        )
+
+
 def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
     out = run_git("ls-files", "-s", "-z", cwd=top, env=env)
     subs = []
@@ -217,6 +227,7 @@ def _build_tree(where: _Where, temp_index: Path, status_job: Background[bytes], 
 
 
 _FLAG_OPTIONS = (("--no-assume-unchanged", 1), ("--no-skip-worktree", 2))
+_MAX_SPECS = 1000
 
 
 def _unflag(
@@ -241,7 +252,9 @@ def _unflag(
             run_git(
                 "update-index", option, "-z", "--stdin", cwd=top, env=env, input=b"\0".join(paths)
             )
-    specs = [f":(literal){f.path}" for f in present]
+    # Thousands of flagged files (some mark a whole tree assume-unchanged for speed) would
+    # overflow the command line: then status looks at every file, flags now cleared.
+    specs = [f":(literal){f.path}" for f in present] if len(present) <= _MAX_SPECS else []
     out = run_git(
         "--no-optional-locks", "status", "--porcelain=v2", "-z", "--untracked-files=no",
         "--ignore-submodules=all", "--", *specs, cwd=top, env=env,
@@ -330,6 +343,7 @@ class PendingCapture:
         try:
             built = self._tree.result()
             _warn_skipped(built.skipped, self._cap)
+            _warn_dirty_submodules(built.status.dirty_submodules)
             ref = gitrefs.snapshot_ref(run_id, self._ref_space)
             refs = (ref, gitrefs.owner_key(self._outputs, run_id))
             commit, ref, submodules = _commit(top, built, run_id, refs, label, patch_path)

@@ -134,3 +134,20 @@ def test_index_reader_agrees_with_git_on_long_and_odd_names(repo: Path) -> None:
     git(repo, "update-index", "--skip-worktree", "plain.txt")
     found = gitindex.flagged_entries(repo / ".git/index", repo)
     assert sorted(found) == sorted([gitindex.Flagged(n, True, n == "plain.txt") for n in names])
+
+
+def test_a_whole_tree_marked_assume_unchanged(repo: Path, tmp_path: Path) -> None:
+    # Some mark every file for speed: more flagged paths than a command line should carry.
+    names = [f"src/f{i:04d}.txt" for i in range(1200)]
+    for name in names:
+        write(repo / name, "v1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "many")
+    subprocess.run(
+        ["git", "update-index", "--assume-unchanged", "-z", "--stdin"],
+        cwd=repo, input="\0".join(names).encode(), check=True,
+    )  # fmt: skip
+    write(repo / names[700], "v2\n")
+    rec = _capture(repo, tmp_path)
+    assert rec["modified"] == [names[700]]
+    assert _blob(repo, rec["snapshot"], names[700]) == "v2\n"
