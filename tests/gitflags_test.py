@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import git, write
-from reprokit import gitindex
+from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
+from reprokit import gitindex, store
+from reprokit.cli import main
 from reprokit.gitstate import capture
 
 
@@ -151,3 +152,27 @@ def test_a_whole_tree_marked_assume_unchanged(repo: Path, tmp_path: Path) -> Non
     rec = _capture(repo, tmp_path)
     assert rec["modified"] == [names[700]]
     assert _blob(repo, rec["snapshot"], names[700]) == "v2\n"
+
+
+def test_launch_and_replay_of_an_edited_assume_unchanged_experiment(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exp = "experiments/toy/base_01_01.py"
+    write(repo / exp, MINIMAL_EXPERIMENT)
+    write(repo / "experiments/toy/__init__.py", "")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "toy")
+    git(repo, "update-index", "--assume-unchanged", exp)
+    write(repo / exp, MINIMAL_EXPERIMENT.replace("lr: float = 0.1", "lr: float = 0.7"))
+    proc = run_cli(repo, "launch", exp, "--no-check")
+    assert proc.returncode == 0, proc.stderr
+    record = store.read_record(repo / "outputs/run_1")
+    assert (record["git"]["dirty"], record["git"]["modified"]) == (True, [exp])
+    assert store.read_summary(repo / "outputs/run_1") == {"score": 0.7}
+
+    git(repo, "update-index", "--no-assume-unchanged", exp)
+    git(repo, "checkout", "-q", "--", exp)  # the code on disk is the committed one again
+    monkeypatch.chdir(repo)
+    assert main(["replay", "outputs/run_1"]) == 0
+    assert store.read_summary(repo / "outputs/run_2") == {"score": 0.7}
+    assert store.read_record(repo / "outputs/run_2")["git"]["tree"] == record["git"]["tree"]
