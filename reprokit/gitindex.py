@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import struct
 import tempfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from reprokit import store
 from reprokit.gitcmd import run_git
 
 _ASSUME_VALID = 0x8000
@@ -121,24 +121,31 @@ def _from_ls_files(top: Path, index: Path) -> list[Flagged]:
 
 
 def _host_tag() -> str:
-    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+    """This host, and on Linux its pid namespace: containers that share one repository
+    (and perhaps a host name) each see only their own processes, so one must never judge
+    another's pids."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return f"{zlib.crc32(f'{store.hostname()}{namespace}'.encode()):08x}"
 
 
 def _pid_started(pid: int) -> str:
-    from reprokit.store import pid_started
-
-    started = pid_started(pid)
+    started = store.pid_started(pid)
     return "x" if started is None else str(started)
 
 
 class TempIndexes:
     """The folder ``base`` (``.git/reprokit-tmp`` of the working tree) of temporary
-    index copies, one sub-folder per launch named ``index-<host>-<pid>-<start>-<random>``.
+    index copies, one sub-folder per launch named ``index-<host>-<pid>-<start>-<random>``
+    (``<host>``: a hash of the host name and pid namespace, ``<start>``: the process's start
+    time, :func:`reprokit.store.pid_started`, ``x`` where unknown).
 
     A launch killed with SIGKILL cannot clean up, so :meth:`new` first removes the
     sub-folders of this host whose process is gone (its pid is dead, or is a later
     process: another start time). A listing of one small folder, no git process. Folders
-    of other hosts (a repository on a shared disk) are never touched.
+    of other hosts or containers (a repository on a shared disk) are never touched.
     """
 
     def __init__(self, base: Path) -> None:

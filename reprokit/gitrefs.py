@@ -34,10 +34,10 @@ the record, never recomputes it.
 from __future__ import annotations
 
 import hashlib
-import socket
 import sys
 from pathlib import Path
 
+from reprokit import store
 from reprokit.gitcmd import GitError, run_git
 
 RUNS = "refs/reprokit/runs"
@@ -91,7 +91,7 @@ def snapshot_ref(run_id: str, space: str = "") -> str:
 def owner_key(outputs: Path, run_id: str) -> str:
     """The ``Reprokit-Run`` trailer of a run's snapshot commit: the outputs folder on this
     host as a hash (no path or host name is pushed with it), and the run id."""
-    where = f"{socket.gethostname()}\0{outputs.resolve()}"
+    where = f"{store.hostname()}\0{outputs.resolve()}"
     return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16] + "/" + run_id
 
 
