@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from reprokit import gitindex, gitrefs, gitstatus
 from reprokit.background import Background
+from reprokit.errors import ReprokitError
 from reprokit.gitcmd import REPROKIT_IDENTITY, locate, run_git
 
 _GITLINK_MODE = b"160000"
@@ -165,9 +166,15 @@ def _locate(cwd: Path) -> _Where | None:
         "--git-path", "index", "--git-path", "reprokit-tmp", "--git-dir", "--git-common-dir",
         "--show-object-format", cwd=cwd,
     )  # fmt: skip
-    lines = gitstatus.decode_path(out).splitlines() if out is not None else []
-    if len(lines) != 6 or not lines[0]:
+    if out is None:
         return None
+    lines = gitstatus.decode_path(out).split("\n")[:-1]
+    if len(lines) != 6 or not lines[0]:
+        # A folder name with a newline: git's answer cannot be read line by line.
+        raise ReprokitError(
+            f"{cwd}: cannot read where git keeps this working tree: {lines!r}",
+            hint="rename the folders whose names hold a line break",
+        )
     # --git-path and --git-dir answer relative to cwd (--git-path index honours
     # GIT_INDEX_FILE, as in a git hook).
     top, index, temp, git_dir, common = (Path(cwd, line) for line in lines[:5])
@@ -226,7 +233,10 @@ def _build_tree(where: _Where, temp_index: Path, status_job: Background[bytes], 
     return _Tree(status, skipped, tree, env)
 
 
-_FLAG_OPTIONS = (("--no-assume-unchanged", 1), ("--no-skip-worktree", 2))
+_FLAG_OPTIONS = (
+    ("--no-assume-unchanged", "assume_unchanged"),
+    ("--no-skip-worktree", "skip_worktree"),
+)
 _MAX_SPECS = 1000
 
 
@@ -247,7 +257,7 @@ def _unflag(
     if not present:
         return
     for option, field in _FLAG_OPTIONS:
-        paths = [os.fsencode(f.path) for f in present if f[field]]
+        paths = [os.fsencode(f.path) for f in present if getattr(f, field)]
         if paths:
             run_git(
                 "update-index", option, "-z", "--stdin", cwd=top, env=env, input=b"\0".join(paths)
@@ -285,15 +295,8 @@ def _commit(
     trailer = f"{gitrefs.OWNER_TRAILER}: {owner}"
     parents = ("-p", status.sha) if status.sha else ()
     commit_args = (
-        "commit-tree",
-        "--no-gpg-sign",
-        built.tree,
-        *parents,
-        "-m",
-        message,
-        "-m",
-        trailer,
-    )
+        "commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message, "-m", trailer,
+    )  # fmt: skip
     commit = gitstatus.decode_path(run_git(*commit_args, cwd=top, env=REPROKIT_IDENTITY)).strip()
     ref_job = Background(gitrefs.write_ref, top, ref, commit, message, owner)
     try:

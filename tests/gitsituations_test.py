@@ -126,3 +126,11 @@ def test_failing_fsmonitor_hook_and_crlf_filters(repo: Path, tmp_path: Path) -> 
     # Stored as `git add` would store it (clean filter / eol applied).
     assert _blob(repo, rec["snapshot"], "w.txt") == "one\ntwo\n"
     assert os.path.exists(hook)
+
+
+def test_a_repository_in_a_folder_with_a_line_break(tmp_path: Path) -> None:
+    # git's answer comes line by line: once read as "no repository" (git: null).
+    odd = tmp_path / "line\nbreak"
+    git(tmp_path, "init", "-q", "--template=", str(odd))
+    with pytest.raises(ReprokitError, match="cannot read where git keeps this working tree"):
+        capture(odd, "run_1", untracked_size_cap=1, patch_path=tmp_path / "p")
