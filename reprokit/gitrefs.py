@@ -118,8 +118,9 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
         return ref
     except GitError as e:
         first_error = e
+    # log, not show: a ref made by hand may name a blob, whose content show would print.
     shown = run_git(
-        "show", "-s", "--format=%H%n%B", "--end-of-options", ref, "--", cwd=top, check=False
+        "log", "-1", "--format=%H%n%B", "--end-of-options", ref, "--", cwd=top, check=False
     )
     old, _, message = shown.decode("utf-8", "replace").partition("\n")
     if old and f"\n{OWNER_TRAILER}: {owner}\n" in f"\n{message}":
@@ -129,11 +130,15 @@ def write_ref(top: Path, ref: str, commit: str, reason: str, owner: str) -> str:
         except GitError:
             pass  # changed meanwhile: keep whatever is there now
     alt = _write_elsewhere(top, ref, commit, reason, first_error)
-    subject = message.partition("\n")[0]
-    held = f"the snapshot {old[:12]} ({subject!r})" if old else "a ref of the same name"
+    if old:
+        subject = message.partition("\n")[0]
+        what = f"already holds {old[:12]} ({subject!r}), not made for this run; it is kept"
+    else:
+        said = (first_error.stderr.splitlines() or ["?"])[-1]
+        what = f"cannot be written (git: {said})"
     print(
-        f"reprokit: warning: {ref} already holds {held}, not made for this outputs "
-        f"folder; it is kept, and this run's snapshot is under {alt} (recorded in run.json)",
+        f"reprokit: warning: {ref} {what}, and this run's snapshot is under {alt} "
+        "(recorded in run.json)",
         file=sys.stderr,
     )
     return alt

@@ -161,7 +161,8 @@ def test_a_ref_made_by_hand_for_another_run_is_kept_not_overwritten(
     assert second["snapshot_ref"] == alt
     assert _points_at(repo, alt) == second["snapshot"]
     assert _points_at(repo, "refs/reprokit/runs/run_2") == first["snapshot"]
-    assert "refs/reprokit/runs/run_2 already holds the snapshot" in err
+    assert "refs/reprokit/runs/run_2 already holds" in err
+    assert "not made for this run; it is kept" in err
     assert alt in err
 
 

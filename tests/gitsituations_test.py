@@ -98,7 +98,20 @@ def test_a_ref_made_by_hand_where_the_name_needs_a_folder(
     rec = _capture(repo, tmp_path, outputs=repo / "sweep")
     assert rec["snapshot_ref"] == f"refs/reprokit/snapshots/{rec['snapshot']}"
     assert git(repo, "rev-parse", rec["snapshot_ref"]).strip() == rec["snapshot"]
-    assert "is under refs/reprokit/snapshots/" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "refs/reprokit/runs/sweep/run_1 cannot be written (git: " in err
+    assert "is under refs/reprokit/snapshots/" in err
+
+
+def test_a_ref_made_by_hand_naming_a_blob(
+    repo: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    blob = git(repo, "rev-parse", "HEAD:pyproject.toml").strip()
+    git(repo, "update-ref", "refs/reprokit/runs/run_1", blob)
+    rec = _capture(repo, tmp_path)
+    assert rec["snapshot_ref"] == f"refs/reprokit/runs/run_1-{rec['snapshot'][:12]}"
+    assert git(repo, "rev-parse", "refs/reprokit/runs/run_1").strip() == blob
+    assert "[project]" not in capfd.readouterr().err  # the blob's content is never shown
 
 
 @pytest.mark.parametrize("branch", ["feat/ü-x", "a'b\"c", "x@y", "-dash"])
