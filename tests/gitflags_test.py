@@ -176,3 +176,18 @@ def test_launch_and_replay_of_an_edited_assume_unchanged_experiment(
     assert main(["replay", "outputs/run_1"]) == 0
     assert store.read_summary(repo / "outputs/run_2") == {"score": 0.7}
     assert store.read_record(repo / "outputs/run_2")["git"]["tree"] == record["git"]["tree"]
+
+
+def test_sparse_index_with_a_folder_entry_put_back_on_disk(repo: Path, tmp_path: Path) -> None:
+    write(repo / "src/a.txt", "a\n")
+    write(repo / "docs/b.txt", "b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two folders")
+    git(repo, "sparse-checkout", "set", "--cone", "--sparse-index", "src")
+    # The index holds "docs/" as one skip-worktree entry; the user restores a file there.
+    found = gitindex.flagged_entries(repo / ".git/index", repo)
+    assert gitindex.Flagged("docs/", False, True) in found
+    write(repo / "docs/b.txt", "b, edited\n")
+    rec = _capture(repo, tmp_path)
+    assert rec["modified"] == ["docs/b.txt"]
+    assert _blob(repo, rec["snapshot"], "docs/b.txt") == "b, edited\n"
