@@ -146,7 +146,7 @@ def test_folder_name_encoding_round_trips(name: str) -> None:
 
 
 def test_a_ref_made_by_hand_for_another_run_is_kept_not_overwritten(
-    toy: Path, capfd: pytest.CaptureFixture[str]
+    toy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = toy
     _launch(repo)
@@ -164,6 +164,10 @@ def test_a_ref_made_by_hand_for_another_run_is_kept_not_overwritten(
     assert "refs/reprokit/runs/run_2 already holds" in err
     assert "not made for this run; it is kept" in err
     assert alt in err
+    # Both runs replay from their own refs.
+    for run, rec in (("outputs/run_1", first), ("outputs/run_2", second)):
+        replayed = _replay(repo, run, monkeypatch)
+        assert (replayed["replay"]["rebuild"], replayed["git"]["tree"]) == ("ref", rec["tree"])
 
 
 def test_a_ref_of_an_older_reprokit_without_owner_is_kept(toy: Path) -> None:
