@@ -35,9 +35,11 @@ _GITLINK_MODE = b"160000"
 _HASH_CHUNK = 1 << 20
 # Adds new and changed files, drops deleted ones, turns a nested repository into a gitlink;
 # applies .gitattributes clean filters like `git add`.
-_UPDATE_INDEX_ARGS = (
-    "-c", "core.splitIndex=false", "update-index", "--add", "--remove", "-z", "--stdin",
-)  # fmt: skip
+# Commands that write the temporary index run no hooks: git runs the user's
+# post-index-change hook after every index write, the temporary one included, so each
+# launch ran it (twice) as if the user's own index had changed.
+_TEMP_INDEX = ("-c", "core.hooksPath=/dev/null", "-c", "core.splitIndex=false")
+_UPDATE_INDEX_ARGS = (*_TEMP_INDEX, "update-index", "--add", "--remove", "-z", "--stdin")
 # diff-tree (plumbing) ignores diff.noprefix, color and external-diff settings that would
 # make `git diff` print something `git apply` rejects; --root diffs an unborn-HEAD snapshot
 # against the empty tree.
@@ -229,7 +231,7 @@ def _build_tree(where: _Where, temp_index: Path, status_job: Background[bytes], 
         # costs the hashing of changed files only (`git add -A` would re-walk everything).
         paths = b"\0".join(os.fsencode(p) for p in [*status.changed_on_disk, *to_add])
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
-    tree = gitstatus.decode_path(run_git("write-tree", cwd=top, env=env)).strip()
+    tree = gitstatus.decode_path(run_git(*_TEMP_INDEX, "write-tree", cwd=top, env=env)).strip()
     return _Tree(status, skipped, tree, env)
 
 
@@ -260,8 +262,9 @@ def _unflag(
         paths = [os.fsencode(f.path) for f in present if getattr(f, field)]
         if paths:
             run_git(
-                "update-index", option, "-z", "--stdin", cwd=top, env=env, input=b"\0".join(paths)
-            )
+                *_TEMP_INDEX, "update-index", option, "-z", "--stdin",
+                cwd=top, env=env, input=b"\0".join(paths),
+            )  # fmt: skip
     # Thousands of flagged files (some mark a whole tree assume-unchanged for speed) would
     # overflow the command line: then status looks at every file, flags now cleared.
     specs = [f":(literal){f.path}" for f in present] if len(present) <= _MAX_SPECS else []

@@ -147,3 +147,18 @@ def test_a_repository_in_a_folder_with_a_line_break(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "--template=", str(odd))
     with pytest.raises(ReprokitError, match="cannot read where git keeps this working tree"):
         capture(odd, "run_1", untracked_size_cap=1, patch_path=tmp_path / "p")
+
+
+def test_the_users_index_hooks_never_run_for_the_temporary_index(
+    repo: Path, tmp_path: Path
+) -> None:
+    ran = tmp_path / "hook-ran.log"
+    hook = repo / ".git/hooks/post-index-change"
+    write(hook, f"#!/bin/sh\necho \"$@\" >> '{ran}'\n")
+    hook.chmod(0o755)
+    write(repo / "pyproject.toml", "[project]\nname = 'edited'\n")
+    git(repo, "update-index", "--assume-unchanged", "pyproject.toml")  # the flag path too
+    ran.unlink(missing_ok=True)  # update-index above ran it: that was the user's own change
+    rec = _capture(repo, tmp_path)
+    assert rec["modified"] == ["pyproject.toml"]
+    assert not ran.exists()
