@@ -62,7 +62,12 @@ def test_killed_launches_leave_no_temp_index_after_the_next_launch(
             time.sleep(float(delay))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    time.sleep(1.0)  # the killed launches' git processes (and their filter) finish
+    # A killed launch's git process (and its filter) runs on, holding index.lock in the
+    # temp folder until it is done: wait for it, so the sweep below races nothing.
+    deadline = time.monotonic() + 30
+    while any(base.rglob("*.lock")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
     assert [n for n in _leftovers(repo, tmpdir) if n.startswith("index-")], "no kill landed"
 
     done = run_cli(repo, "launch", EXP, "--no-check", env={"TMPDIR": str(tmpdir)})
