@@ -78,7 +78,9 @@ def _none_flagged(data: bytes, count: int, hash_bytes: int) -> bool:
             pos += (step + ((high << 8) | data[pos + 1])) & ~7
     except IndexError:
         return False
-    return True
+    # A split index keeps entries in a shared file too, flagged ones perhaps: ask git.
+    extensions = pos - _STAT_BYTES - hash_bytes
+    return data[extensions : extensions + 4] != b"link"
 
 
 def _walk(data: bytes, count: int, hash_bytes: int) -> list[Flagged] | None:

@@ -39,7 +39,7 @@ def three(repo: Path) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("index_version", [None, "4", "split"])
+@pytest.mark.parametrize("index_version", [None, "4", "split", "split-after"])
 def test_flagged_files_edited_on_disk_are_snapshotted_and_listed(
     three: Path, tmp_path: Path, index_version: str | None
 ) -> None:
@@ -51,6 +51,8 @@ def test_flagged_files_edited_on_disk_are_snapshotted_and_listed(
     git(repo, "update-index", "--assume-unchanged", "a.txt", "d.txt")
     git(repo, "update-index", "--skip-worktree", "b.txt")
     git(repo, "update-index", "--assume-unchanged", "--skip-worktree", "c.txt")
+    if index_version == "split-after":  # the flags then live in the shared index file too
+        git(repo, "-c", "splitIndex.maxPercentChange=0", "update-index", "--split-index")
     for name in ("a.txt", "b.txt", "c.txt"):
         write(repo / name, f"{name} edited on disk\n")
     (repo / "d.txt").unlink()
