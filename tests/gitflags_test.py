@@ -46,7 +46,7 @@ def test_flagged_files_edited_on_disk_are_snapshotted_and_listed(
     repo = three
     if index_version == "split":
         git(repo, "update-index", "--split-index")
-    elif index_version is not None:
+    elif index_version == "4":
         git(repo, "update-index", "--index-version", index_version)
     git(repo, "update-index", "--assume-unchanged", "a.txt", "d.txt")
     git(repo, "update-index", "--skip-worktree", "b.txt")
