@@ -153,6 +153,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 # other failure, such as "dubious ownership", is an error: swallowing it would silently
 # record runs without their code state.
 _NO_WORKTREE = ("not a git repository", "must be run in a work tree")
+# ...except this one: "not a git repository: <path>" names the folder a `.git` file (or
+# GIT_DIR) points at, which does not exist.
+_BROKEN_GITFILE = "not a git repository: "
 _C_LOCALE = MappingProxyType({"LC_ALL": "C"})
 
 
@@ -161,6 +164,14 @@ def locate(*args: str, cwd: Path) -> bytes | None:
     try:
         return run_git("rev-parse", "--show-toplevel", *args, cwd=cwd, env=_C_LOCALE)
     except GitError as e:
+        if _BROKEN_GITFILE in e.stderr:
+            # A `.git` file naming a folder that is gone (the main repository of a linked
+            # worktree moved): not "no repository", or runs would be recorded without code.
+            raise ReprokitError(
+                f"{cwd}: git cannot open this working tree's repository:\n  {e.stderr}",
+                hint="if the main repository moved, run `git worktree repair` in it "
+                "(or `git worktree repair <this folder>`), then try again",
+            ) from e
         if any(words in e.stderr for words in _NO_WORKTREE):
             return None
         raise

@@ -3,10 +3,13 @@
 :func:`capture` records HEAD, branch, remotes (credentials removed) and the dirty file
 lists, and writes the complete working state (tracked files as they are on disk, staged or
 not, plus untracked files that ``.gitignore`` does not exclude) as a *snapshot commit*
-under ``refs/reprokit/runs/<run_id>``, parented on HEAD. The user's index, working tree,
+under a ref unique to the run's working tree and outputs folder
+(:mod:`reprokit.gitrefs`), parented on HEAD. The user's index, working tree,
 HEAD, branches and stash are never touched: the snapshot is built in a temporary copy of
-the index (``GIT_INDEX_FILE``), and ``git status`` runs with ``--no-optional-locks`` so it
-does not even refresh the real index.
+the index (``GIT_INDEX_FILE``, in ``.git/reprokit-tmp``: :class:`gitindex.TempIndexes`),
+and ``git status`` runs with ``--no-optional-locks`` so it does not even refresh the real
+index. Files flagged ``assume-unchanged`` or ``skip-worktree``, which status never looks
+at, are snapshotted as they are on disk too (:func:`_unflag`).
 
 The status and remote facts come from :mod:`reprokit.gitstatus`; rebuilding a snapshot
 lives in :mod:`reprokit.gitrestore`.
@@ -16,25 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reprokit import gitstatus, redact
+from reprokit import gitindex, gitrefs, gitstatus, redact
 from reprokit.background import Background
+from reprokit.errors import ReprokitError
 from reprokit.gitcmd import REPROKIT_IDENTITY, locate, run_git
 
 _GITLINK_MODE = b"160000"
 _HASH_CHUNK = 1 << 20
 # Adds new and changed files, drops deleted ones, turns a nested repository into a gitlink;
 # applies .gitattributes clean filters like `git add`.
-_UPDATE_INDEX_ARGS = (
-    "-c", "core.splitIndex=false", "update-index", "--add", "--remove", "-z", "--stdin",
-)  # fmt: skip
+# Commands that write the temporary index run no hooks: git runs the user's
+# post-index-change hook after every index write, the temporary one included, so each
+# launch ran it (twice) as if the user's own index had changed.
+_TEMP_INDEX = ("-c", "core.hooksPath=/dev/null", "-c", "core.splitIndex=false")
+_UPDATE_INDEX_ARGS = (*_TEMP_INDEX, "update-index", "--add", "--remove", "-z", "--stdin")
 # diff-tree (plumbing) ignores diff.noprefix, color and external-diff settings that would
 # make `git diff` print something `git apply` rejects; --root diffs an unborn-HEAD snapshot
 # against the empty tree.
@@ -42,44 +46,6 @@ _PATCH_ARGS = (
     "diff-tree", "-r", "-p", "--root", "--no-commit-id", "--binary", "--full-index",
     "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
 )  # fmt: skip
-
-
-def snapshot_ref(run_id: str, space: str = "") -> str:
-    """The ref that keeps a run's snapshot commit alive: ``refs/reprokit/runs/<run_id>``
-    (``refs/reprokit/runs/<space>/<run_id>`` for an outputs folder other than the default,
-    see :func:`ref_space`)."""
-    return f"refs/reprokit/runs/{space}/{run_id}" if space else f"refs/reprokit/runs/{run_id}"
-
-
-_DEFAULT_OUTPUTS = Path("outputs")
-_REF_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def ref_space(top: Path, outputs: Path | None) -> str:
-    """The part of the snapshot ref that tells outputs folders apart.
-
-    Run ids are unique per outputs folder only: ``outputs/run_1`` and ``sweep/run_1`` in one
-    repository must not share a ref, or the second launch would move the first run's ref
-    and git gc would drop its snapshot. The default ``<top>/outputs`` keeps the plain
-    ``refs/reprokit/runs/run_N``; another folder inside the repository is named by its
-    path (``sweep``, ``proj/outputs``); one outside it by a hash of its absolute path.
-    """
-    if outputs is None:
-        return ""
-    where = outputs.resolve()
-    try:
-        rel = where.relative_to(top.resolve())
-    except ValueError:
-        return "ext-" + hashlib.sha256(str(where).encode()).hexdigest()[:12]
-    if rel == _DEFAULT_OUTPUTS:
-        return ""
-    parts = [_REF_UNSAFE.sub("_", part).lstrip(".") or "_" for part in rel.parts]
-    # A ref component may not end in ".lock" or "."; a first one named like a run would
-    # clash with that run's own ref (a ref cannot also be a folder of refs).
-    parts = [p + "_" if p.endswith((".lock", ".")) else p for p in parts]
-    if parts and parts[0].startswith("run_"):
-        parts[0] = "_" + parts[0]
-    return "/".join(parts) or "_"
 
 
 def _sha256(path: Path) -> str:
@@ -204,6 +170,16 @@ def _warn_skipped(skipped: list[dict[str, Any]], cap: int) -> None:
         print(f"reprokit: warning: {text}", file=sys.stderr)
 
 
+def _warn_dirty_submodules(paths: list[str]) -> None:
+    for path in paths:
+        print(
+            f"reprokit: warning: submodule {path} has uncommitted changes of its own; they "
+            "are NOT in the run's snapshot (it records the submodule's checked-out commit). "
+            "Commit them in the submodule to make the run replayable.",
+            file=sys.stderr,
+        )
+
+
 def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
     out = run_git("ls-files", "-s", "-z", cwd=top, env=env)
     subs = []
@@ -219,14 +195,38 @@ def _gitlinks(top: Path, env: dict[str, str]) -> list[dict[str, str]]:
     return sorted(subs, key=lambda s: s["path"])
 
 
-def _locate(cwd: Path) -> tuple[Path, Path] | None:
-    """(top level, index file) in one process; None outside a working tree."""
-    out = locate("--git-path", "index", cwd=cwd)
-    lines = gitstatus.decode_path(out).splitlines() if out is not None else []
-    if len(lines) != 2 or not lines[0]:
+class _Where(NamedTuple):
+    """What one ``git rev-parse`` says about the working tree of ``cwd``."""
+
+    top: Path
+    index_file: Path
+    temp_base: Path  # where temporary index copies go (.git/reprokit-tmp)
+    worktree: str | None  # a linked worktree's name (.git/worktrees/<name>), else None
+    hash_bytes: int  # 20 (SHA-1) or 32 (SHA-256)
+
+
+def _locate(cwd: Path) -> _Where | None:
+    """Where the working tree of ``cwd`` keeps things, in one process; None outside one."""
+    out = locate(
+        "--git-path", "index", "--git-path", "reprokit-tmp", "--git-dir", "--git-common-dir",
+        "--show-object-format", cwd=cwd,
+    )  # fmt: skip
+    if out is None:
         return None
-    # --git-path answers relative to cwd (and honours GIT_INDEX_FILE, as in a git hook).
-    return Path(lines[0]), Path(cwd, lines[1])
+    lines = gitstatus.decode_path(out).split("\n")[:-1]
+    if len(lines) != 6 or not lines[0]:
+        # A folder name with a newline: git's answer cannot be read line by line.
+        raise ReprokitError(
+            f"{cwd}: cannot read where git keeps this working tree: {lines!r}",
+            hint="rename the folders whose names hold a line break",
+        )
+    # --git-path and --git-dir answer relative to cwd (--git-path index honours
+    # GIT_INDEX_FILE, as in a git hook).
+    top, index, temp, git_dir, common = (Path(cwd, line) for line in lines[:5])
+    # A linked worktree has its own git dir (.git/worktrees/<name>) under the common one.
+    linked = os.path.realpath(git_dir) != os.path.realpath(common)
+    hash_bytes = 32 if lines[5] == "sha256" else 20
+    return _Where(top, index, temp, git_dir.name if linked else None, hash_bytes)
 
 
 def _exclude_pathspecs(top: Path, cwd: Path, exclude: Sequence[Path]) -> list[str]:
@@ -252,19 +252,22 @@ class _Tree(NamedTuple):
     env: dict[str, str]
 
 
-def _build_tree(
-    top: Path, real_index: Path, temp_index: Path, status_job: Background[bytes], cap: int
-) -> _Tree:
+def _build_tree(where: _Where, temp_index: Path, status_job: Background[bytes], cap: int) -> _Tree:
     """The working state as a tree object, through a temporary copy of the index.
 
     Writes only objects (no ref, no commit), so it runs before the run id is known.
     """
-    if real_index.exists():
+    top = where.top
+    flagged: list[gitindex.Flagged] = []
+    if where.index_file.exists():
         # copy2 keeps the mtime, so git's racy-clean detection still holds, and the copied
         # stat info means only the files status names need hashing.
-        shutil.copy2(real_index, temp_index)
+        shutil.copy2(where.index_file, temp_index)
+        flagged = gitindex.flagged_entries(temp_index, top, where.hash_bytes)
     env = {"GIT_INDEX_FILE": str(temp_index)}
     status = gitstatus.parse_status(status_job.result())
+    if flagged:
+        _unflag(top, env, flagged, status)
     to_add, skipped = _split_untracked(top, status.untracked, cap)
     staged_secrets = _staged_secrets(top, status.added)
     if status.changed_on_disk or to_add:
@@ -274,16 +277,71 @@ def _build_tree(
         run_git(*_UPDATE_INDEX_ARGS, cwd=top, env=env, input=paths)
     if staged_secrets:
         paths = b"\0".join(os.fsencode(item["path"]) for item in staged_secrets)
-        run_git("update-index", "--force-remove", "-z", "--stdin", cwd=top, env=env, input=paths)
+        run_git(
+            *_TEMP_INDEX,
+            "update-index",
+            "--force-remove",
+            "-z",
+            "--stdin",
+            cwd=top,
+            env=env,
+            input=paths,
+        )
         skipped = sorted([*skipped, *staged_secrets], key=lambda item: str(item["path"]))
-    tree = gitstatus.decode_path(run_git("write-tree", cwd=top, env=env)).strip()
+    tree = gitstatus.decode_path(run_git(*_TEMP_INDEX, "write-tree", cwd=top, env=env)).strip()
     return _Tree(status, skipped, tree, env)
 
 
+_FLAG_OPTIONS = (
+    ("--no-assume-unchanged", "assume_unchanged"),
+    ("--no-skip-worktree", "skip_worktree"),
+)
+_MAX_SPECS = 1000
+
+
+def _unflag(
+    top: Path, env: dict[str, str], flagged: list[gitindex.Flagged], status: gitstatus.Status
+) -> None:
+    """Make flagged entries of the temporary index count like any other, and add the ones
+    that differ on disk to ``status`` (modified / deleted, and re-hashed by the caller).
+
+    ``git status`` trusts an ``assume-unchanged`` or ``skip-worktree`` entry without
+    looking at the file, so an edited one was snapshotted as committed and the record said
+    "clean". The flags are cleared in the temporary index only (``update-index`` ignores a
+    skip-worktree path, or with ``--remove`` drops it), then status is asked again about
+    those paths alone. A skip-worktree file that is absent (a sparse checkout leaves files
+    out that way) stays as committed: it is not checked out, not deleted.
+    """
+    present = [f for f in flagged if not f.skip_worktree or os.path.lexists(top / f.path)]
+    if not present:
+        return
+    for option, field in _FLAG_OPTIONS:
+        paths = [os.fsencode(f.path) for f in present if getattr(f, field)]
+        if paths:
+            run_git(
+                *_TEMP_INDEX, "update-index", option, "-z", "--stdin",
+                cwd=top, env=env, input=b"\0".join(paths),
+            )  # fmt: skip
+    # Thousands of flagged files (some mark a whole tree assume-unchanged for speed) would
+    # overflow the command line: then status looks at every file, flags now cleared.
+    specs = [f":(literal){f.path}" for f in present] if len(present) <= _MAX_SPECS else []
+    out = run_git(
+        "--no-optional-locks", "status", "--porcelain=v2", "-z", "--untracked-files=no",
+        "--ignore-submodules=all", "--", *specs, cwd=top, env=env,
+    )  # fmt: skip
+    again = gitstatus.parse_status(out)
+    for name in ("modified", "deleted", "changed_on_disk"):
+        listed: list[str] = getattr(status, name)
+        listed.extend(p for p in getattr(again, name) if p not in listed)
+        listed.sort()
+
+
 def _commit(
-    top: Path, built: _Tree, run_id: str, ref: str, label: str | None, patch_path: Path
-) -> tuple[str, list[dict[str, str]]]:
-    """The snapshot commit and its ref; the patch. Returns (commit, submodules)."""
+    top: Path, built: _Tree, run_id: str, refs: tuple[str, str], label: str | None,
+    patch_path: Path,
+) -> tuple[str, str, list[dict[str, str]]]:  # fmt: skip
+    """The snapshot commit and its ref; the patch. ``refs``: (the ref, the owner key).
+    Returns (commit, the ref written, submodules)."""
     status = built.status
     subs_job = None
     if (
@@ -293,16 +351,19 @@ def _commit(
     ):
         subs_job = Background(_gitlinks, top, built.env)
     message = f"reprokit snapshot {run_id}" + (f" of {label}" if label else "")
+    ref, owner = refs
+    trailer = f"{gitrefs.OWNER_TRAILER}: {owner}"
     parents = ("-p", status.sha) if status.sha else ()
-    commit_args = ("commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message)
+    commit_args = (
+        "commit-tree", "--no-gpg-sign", built.tree, *parents, "-m", message, "-m", trailer,
+    )  # fmt: skip
     commit = gitstatus.decode_path(run_git(*commit_args, cwd=top, env=REPROKIT_IDENTITY)).strip()
-    ref_job = Background(run_git, "update-ref", "-m", message, ref, commit, cwd=top)
+    ref_job = Background(gitrefs.write_ref, top, ref, commit, message, owner)
     try:
         patch_path.write_bytes(run_git(*_PATCH_ARGS, commit, cwd=top))
     finally:
         ref_job.wait()
-    ref_job.result()
-    return commit, subs_job.result() if subs_job is not None else []
+    return commit, ref_job.result(), subs_job.result() if subs_job is not None else []
 
 
 class PendingCapture:
@@ -316,23 +377,20 @@ class PendingCapture:
     """
 
     def __init__(
-        self,
-        top: Path,
-        real_index: Path,
-        status_args: Sequence[str],
-        untracked_size_cap: int,
-        ref_space: str = "",
+        self, where: _Where, status_args: Sequence[str], untracked_size_cap: int, outputs: Path
     ) -> None:
-        self.top = top
+        self.top = top = where.top
         self._cap = untracked_size_cap
-        self._ref_space = ref_space
-        self._tmp = tempfile.TemporaryDirectory(prefix="reprokit-index-")
+        self._ref_space = gitrefs.ref_space(top, outputs, where.worktree)
+        self._outputs = outputs
+        # In the repository, one folder per launch named by its process: the next launch
+        # removes those of killed ones (gitindex.TempIndexes).
+        self._tmp = gitindex.TempIndexes(where.temp_base).new()
         self._status = Background(run_git, *status_args, cwd=top)
         self._remotes = Background(gitstatus.remotes_and_pushed, top)
         self._tree = Background(
-            _build_tree, top, real_index, Path(self._tmp.name, "index"), self._status,
-            untracked_size_cap,
-        )  # fmt: skip
+            _build_tree, where, self._tmp / "index", self._status, untracked_size_cap
+        )
 
     def cancel(self) -> None:
         """Wait for the git processes (never leave them running) and remove the temp index."""
@@ -340,7 +398,7 @@ class PendingCapture:
             for job in (self._tree, self._status, self._remotes):
                 job.wait()
         finally:
-            self._tmp.cleanup()
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def finish(self, run_id: str, *, patch_path: Path, label: str | None = None) -> dict[str, Any]:
         """Write the snapshot commit and ref and the patch; the ``git`` object of run.json."""
@@ -348,8 +406,10 @@ class PendingCapture:
         try:
             built = self._tree.result()
             _warn_skipped(built.skipped, self._cap)
-            ref = snapshot_ref(run_id, self._ref_space)
-            commit, submodules = _commit(top, built, run_id, ref, label, patch_path)
+            _warn_dirty_submodules(built.status.dirty_submodules)
+            ref = gitrefs.snapshot_ref(run_id, self._ref_space)
+            refs = (ref, gitrefs.owner_key(self._outputs, run_id))
+            commit, ref, submodules = _commit(top, built, run_id, refs, label, patch_path)
         finally:
             # Never leave git processes running behind a failed capture.
             self.cancel()
@@ -392,10 +452,9 @@ def start_capture(
     located = _locate(cwd)
     if located is None:
         return None
-    top, real_index = located
-    status_args = (*gitstatus.STATUS_ARGS, *_exclude_pathspecs(top, cwd, exclude))
-    space = ref_space(top, cwd / outputs if outputs is not None else None)
-    return PendingCapture(top, real_index, status_args, untracked_size_cap, space)
+    status_args = (*gitstatus.STATUS_ARGS, *_exclude_pathspecs(located.top, cwd, exclude))
+    folder = Path(cwd, outputs) if outputs is not None else located.top / "outputs"
+    return PendingCapture(located, status_args, untracked_size_cap, folder)
 
 
 def capture(
@@ -415,10 +474,13 @@ def capture(
     index), ``staged`` (index differs from HEAD), ``deleted`` (deleted in the index or on
     disk), ``untracked`` (not ignored), ``renamed`` (``{"from", "to"}``, staged renames).
 
-    The snapshot commit (message ``reprokit snapshot <run_id> of <label>``, fixed identity)
-    goes under ``refs/reprokit/runs/<run_id>`` (with the :func:`ref_space` of ``outputs``,
-    the run's outputs folder, when that is not ``<top>/outputs``), replacing a stale ref of
-    the same name (a run of an outputs folder that was deleted and restarted). The
+    The snapshot commit (message ``reprokit snapshot <run_id> of <label>``, fixed identity,
+    and a ``Reprokit-Run`` trailer naming the outputs folder by a hash, and the run id) goes under
+    ``refs/reprokit/runs/<run_id>`` for the main working tree's ``outputs/``, else under
+    the ref :func:`gitrefs.ref_space` gives ``outputs`` (the run's outputs folder, default
+    ``<top>/outputs``) and the working tree. A ref of that name left by an earlier run of
+    the same folder (deleted and restarted) is replaced; any other is kept and the snapshot
+    goes under a distinct name, with a warning (:func:`gitrefs.write_ref`). The
     binary patch from HEAD (or the empty tree when unborn) to it is written to
     ``patch_path``; it is empty when the tree is clean. Untracked files larger than
     ``untracked_size_cap`` bytes, files that look like secrets (``.env``, ``*.pem``, ...)
@@ -426,7 +488,8 @@ def capture(
     listed in ``skipped_untracked`` with a ``reason`` (``size``, ``secret``,
     ``empty-repository``). Submodules are recorded by path and commit (the gitlink, which
     follows the submodule's checked-out HEAD); their own uncommitted changes are NOT
-    snapshotted.
+    snapshotted. Tracked files flagged ``assume-unchanged`` or ``skip-worktree`` are
+    snapshotted as they are on disk and listed like any other change.
 
     ``exclude`` names folders (absolute, or relative to ``cwd``) whose files are neither
     listed nor snapshotted even when ``.gitignore`` does not ignore them: launch passes

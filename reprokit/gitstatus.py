@@ -49,6 +49,9 @@ class Status:
     # committed, so the snapshot would be the first commit to hold them.
     added: list[str] = field(default_factory=list)
     has_submodule_entries: bool = False
+    # Submodules with modified or untracked files of their own: the snapshot records only
+    # their checked-out commit, so those changes are not in it.
+    dirty_submodules: list[str] = field(default_factory=list)
 
 
 def decode_path(raw: bytes) -> str:
@@ -79,6 +82,8 @@ def parse_status(out: bytes) -> Status:
             fields = rec.split(b" ", nfields - 1)
             xy, sub, path = fields[1], fields[2], decode_path(fields[-1])
             st.has_submodule_entries |= sub.startswith(b"S")
+            if sub[:1] == b"S" and (sub[2:3] == b"M" or sub[3:4] == b"U"):
+                st.dirty_submodules.append(path)
             if kind == b"u":
                 st.modified.append(path)
                 st.staged.append(path)

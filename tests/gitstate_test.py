@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -132,7 +133,7 @@ def test_dirty_states_snapshot_matches_working_tree(repo: Path, tmp_path: Path) 
     assert git(repo, "rev-parse", f"{rec['snapshot']}^").strip() == head
     commit = git(repo, "cat-file", "-p", rec["snapshot"])
     assert "author reprokit <reprokit@localhost>" in commit
-    assert commit.endswith("\nreprokit snapshot run_7 of exp/a.py\n")
+    assert "\n\nreprokit snapshot run_7 of exp/a.py\n\nReprokit-Run: " in commit
 
     wt = checkout_snapshot(repo, rec["snapshot"], tmp_path / "wt")
     assert tree_state(wt) == tree_state(repo, skip=IGNORED)
@@ -154,7 +155,9 @@ def test_clean_repo_has_empty_patch_and_snapshot_of_head(repo: Path, tmp_path: P
     assert git(repo, "rev-parse", f"{rec['snapshot']}^{{tree}}") == git(
         repo, "rev-parse", "HEAD^{tree}"
     )
-    assert git(repo, "cat-file", "-p", rec["snapshot"]).endswith("\nreprokit snapshot run_1\n")
+    assert "\n\nreprokit snapshot run_1\n\nReprokit-Run: " in git(
+        repo, "cat-file", "-p", rec["snapshot"]
+    )
 
 
 def test_unborn_head(tmp_path: Path) -> None:
@@ -457,24 +460,33 @@ def test_outputs_folders_never_share_a_snapshot_ref(repo: Path, tmp_path: Path) 
         ("outputs", ""),
         ("sweep", "sweep"),
         ("proj/outputs", "proj/outputs"),
-        ("my runs/.hidden", "my_runs/hidden"),
-        ("run_5", "_run_5"),
-        ("x.lock", "x.lock_"),
+        ("my runs/.hidden", "my_x20runs/_x2ehidden"),
+        ("my_runs", "my__runs"),
+        ("run_5", "run__5"),
+        ("run 5", "run_x205"),
+        ("x.lock", "x_x2elock"),
+        ("-a-b", "_x2da-b"),
+        (".", "_x2e"),
+        ("ü", "_xc3_xbc"),
     ],
 )
 def test_ref_space_is_a_valid_ref_part(repo: Path, outputs: str, space: str) -> None:
-    from reprokit.gitstate import ref_space, snapshot_ref
+    from reprokit.gitrefs import ref_space, snapshot_ref
 
     assert ref_space(repo, repo / outputs) == space
     ref = snapshot_ref("run_1", space)
     assert subprocess.run(["git", "check-ref-format", ref]).returncode == 0
+    # What replay accepts from a record: every part a plain name.
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", p) for p in ref.split("/"))
 
 
 def test_ref_space_of_an_outputs_folder_outside_the_repository(repo: Path, tmp_path: Path) -> None:
-    from reprokit.gitstate import ref_space
+    from reprokit.gitrefs import ref_space
 
     a, b = ref_space(repo, tmp_path / "scratch" / "a"), ref_space(repo, tmp_path / "b")
-    assert a.startswith("ext-") and b.startswith("ext-") and a != b
+    assert a.startswith("_ext/") and b.startswith("_ext/") and a != b
+    # Whichever working tree launches into it: run ids are unique in that one folder.
+    assert ref_space(tmp_path / "linked", tmp_path / "b", "linked") == b
 
 
 def test_untracked_secret_files_stay_out_of_snapshot_and_patch(
