@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import reprokit
-from reprokit import environment, recordtrust
+from reprokit import environment, recordtrust, redact
 from reprokit.gitcmd import run_git
 
 # Never linked into the worktree: rebuilt or irrelevant, and a linked virtualenv or cache
@@ -175,16 +175,20 @@ def child_environment(
     once put PYTHONPATH, PATH and LD_PRELOAD into the replay's child.
     """
     env = dict(os.environ if base is None else base)
-    for name in environment.allowed_env(env):
-        if not recordtrust.is_location(name):
-            del env[name]
     environment_facts = record.get("environment")
     recorded = environment_facts.get("env") if isinstance(environment_facts, Mapping) else None
+    scrubbed: set[str] = set()
     if isinstance(recorded, Mapping):
+        # A value launch scrubbed (a token in an allow-listed variable) is not the value the
+        # run had: applying "<redacted>" would break the replay, so this machine's stays.
+        scrubbed = {k for k, v in recorded.items() if isinstance(v, str) and redact.REDACTED in v}
         # Never applied, and not worth a warning: torchrun's own, and where runs go (the
         # replay writes where --outputs says).
-        skipped = (*_DISTRIBUTED, "REPROKIT_OUTPUTS")
+        skipped = {*_DISTRIBUTED, "REPROKIT_OUTPUTS", *scrubbed}
         recorded = {k: v for k, v in recorded.items() if k not in skipped}
+    for name in environment.allowed_env(env):
+        if not recordtrust.is_location(name) and name not in scrubbed:
+            del env[name]
     applied, refused = recordtrust.recorded_env(recorded)
     env.update(applied)
     env.pop("REPROKIT_OUTPUTS", None)

@@ -234,6 +234,15 @@ def test_ordinary_settings_are_applied(name: str, value: str) -> None:
     assert (env.get(name), refused) == (value, [])
 
 
+def test_a_value_scrubbed_at_launch_keeps_this_machines_value() -> None:
+    # Launch records `NCCL_IB_HCA=<redacted>`-style values when they held a credential; the
+    # replay must neither apply the placeholder nor drop the user's own value.
+    recorded = {"OMP_SCHEDULE": "static?token=<redacted>", "OMP_NUM_THREADS": "2"}
+    here = {"OMP_SCHEDULE": "static?token=mine", "OMP_PROC_BIND": "true"}
+    env, refused = replayprep.child_environment({"environment": {"env": recorded}}, None, base=here)
+    assert (env, refused) == ({"OMP_SCHEDULE": "static?token=mine", "OMP_NUM_THREADS": "2"}, [])
+
+
 def test_a_name_that_is_no_variable_name_is_refused_and_shown_quoted() -> None:
     env, refused = replayprep.child_environment(
         {"environment": {"env": {"OMP_X\x1b[2J": "1", "A=B": "1"}}}, None, base={}
