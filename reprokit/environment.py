@@ -14,14 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-# Credential rules live in reprokit.redact (one owner); these names stay importable here.
-from reprokit.redact import (
-    REDACTED as REDACTED,
-    is_secret_env_name as is_secret_name,
-    scrub_argv as scrub_argv,
-    scrub_text,
-    scrub_url as scrub_url,
-)
+# Credential rules live in reprokit.redact (one owner); nothing of it is re-exported here.
+from reprokit.redact import is_secret_env_name, scrub_text
 
 # Environment variables that change what a run computes or where it runs.
 ENV_ALLOW = (
@@ -95,7 +89,7 @@ def allowed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
             or name in exact
             or any(fnmatch.fnmatchcase(name, pattern) for pattern in other)
         )
-        and not is_secret_name(name)
+        and not is_secret_env_name(name)
     }
 
 

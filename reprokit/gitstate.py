@@ -63,17 +63,15 @@ def _sha256(path: Path) -> str:
 # password can be reversed).
 
 
-def _secret_content(path: Path) -> str | None:
-    """What credential the start of an untracked file holds; None when none.
+def _secret_content(path: Path, cap: int) -> str | None:
+    """What credential an untracked or staged file holds; None when none or unreadable.
 
-    Only the first :data:`redact.CONTENT_SAMPLE` bytes are read: every untracked file is
-    checked on the launch path, and credential files are small with their marker up front.
+    The whole file is searched (up to ``cap``, the untracked size cap: a larger untracked
+    file is never snapshotted): a notebook held its Hugging Face token at byte 9,000, past
+    the 8 KiB once read. git reads and hashes these files anyway, and the search starts
+    from plain substring scans (a few ms per MiB).
     """
-    try:
-        with path.open("rb") as f:
-            return redact.secret_content(f.read(redact.CONTENT_SAMPLE))
-    except OSError:
-        return None  # unreadable: update-index will say so, as it would without this check
+    return redact.secret_file_content(path, cap)
 
 
 def _secret_entry(path: str, size: int | None, found: str) -> dict[str, Any]:
@@ -114,14 +112,14 @@ def _split_untracked(
             skipped.append(
                 {"path": name, "size": st.st_size, "sha256": _sha256(path), "reason": "size"}
             )
-        elif found := _secret_content(path):
+        elif found := _secret_content(path, cap):
             skipped.append(_secret_entry(name, st.st_size, f"it holds {found}"))
         else:
             keep.append(name)
     return keep, skipped
 
 
-def _staged_secrets(top: Path, added: list[str]) -> list[dict[str, Any]]:
+def _staged_secrets(top: Path, added: list[str], cap: int) -> list[dict[str, Any]]:
     """``skipped_untracked`` entries for files staged but never committed that look like
     secrets: `git add -A` before a launch must not put `.env` into a pushed snapshot. They
     leave the snapshot's (temporary) index only; the user's index keeps them."""
@@ -135,7 +133,7 @@ def _staged_secrets(top: Path, added: list[str]) -> list[dict[str, Any]]:
         if st is not None and path.is_symlink():
             continue
         why = "its name says so" if redact.secret_file_name(name) else None
-        if why is None and st is not None and (content := _secret_content(path)):
+        if why is None and st is not None and (content := _secret_content(path, cap)):
             why = f"it holds {content}"
         if why is not None:
             found.append(_secret_entry(name, st.st_size if st else None, why) | {"staged": True})
@@ -269,7 +267,7 @@ def _build_tree(where: _Where, temp_index: Path, status_job: Background[bytes], 
     if flagged:
         _unflag(top, env, flagged, status)
     to_add, skipped = _split_untracked(top, status.untracked, cap)
-    staged_secrets = _staged_secrets(top, status.added)
+    staged_secrets = _staged_secrets(top, status.added, cap)
     if status.changed_on_disk or to_add:
         # Plumbing on exactly the paths status named: no second scan of the tree, so this
         # costs the hashing of changed files only (`git add -A` would re-walk everything).

@@ -54,15 +54,14 @@ def sha256_file(path: Path) -> str:
 
 def _digest(path: Path) -> str | None:
     """A small file's sha256; None for a file that holds credentials, by its name or its
-    first bytes (``token_file: Path``): the record is shared, and a hash of a short
+    content (``token_file: Path``): the record is shared, and a hash of a short
     password can be reversed. Such a file is compared by size and mtime instead."""
     from reprokit import redact
 
     if redact.secret_file_name(path.as_posix()):
         return None
-    with path.open("rb") as f:
-        if redact.secret_content(f.read(redact.CONTENT_SAMPLE)):
-            return None
+    if redact.secret_file_content(path, HASH_LIMIT):
+        return None
     return sha256_file(path)
 
 

@@ -260,7 +260,7 @@ def launch(
                 "host": store.hostname(),
                 # Every free-text string the record keeps is scrubbed of credentials: the
                 # run folder is shared and feeds the index (reprokit.redact).
-                "command": environment.scrub_argv(sys.argv),
+                "command": redact.scrub_argv(sys.argv),
                 "cwd": redact.scrub_text(os.getcwd()),
                 "smoke": smoke,
                 "deterministic": deterministic,

@@ -4,7 +4,7 @@ import importlib.metadata
 import sys
 import time
 
-from reprokit import environment
+from reprokit import environment, redact
 
 
 def test_allow_list_keeps_relevant_variables_and_never_secrets() -> None:
@@ -45,7 +45,7 @@ def test_scrub_argv() -> None:
         "https://user:pa55@example.com/repo.git",
         "--data=s3://AKIA:zz@bucket/x",
     ]
-    assert environment.scrub_argv(argv) == [
+    assert redact.scrub_argv(argv) == [
         "train.py",
         "--token=<redacted>",
         "--api-key",

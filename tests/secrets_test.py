@@ -6,7 +6,9 @@ environment values (``NCCL_...=tcp://user:pw@host``, ``?access_token=``), in rem
 (user-info, ``?private_token=``, scp-like ``user:pw@host:path``, next to odd URLs git accepts
 and Python's URL parser rejects), in an exception message, and in untracked files found by
 name (``.pgpass``, ``token.txt``, ...) and by content (a GitHub token in a shell script, a
-private key in a ``.txt``, a Hugging Face token in a Python module). Searched: every file
+private key in a ``.txt``, a Hugging Face token in a Python module, a Weights & Biases
+key, a URL password and ``MLFLOW_TRACKING_PASSWORD=`` in a shell script, a key in a module,
+``password =`` in an ini file, a token at byte ~9,000 of a notebook). Searched: every file
 under outputs/ including the SQLite index (built by ``reprokit runs``) and output.log (the
 experiment prints nothing secret; what a run prints of its own secrets is its business),
 and ``git log -p --all`` with the snapshot refs.
@@ -52,6 +54,27 @@ GH_NOTE = "ghp_" + "NOTEmark1" * 4
 GH_FILE = "ghp_" + "FILEmark2" * 4
 HF_MODULE = "hf_" + "MODULEmark" * 4
 KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAAKEYBODYmarkKEYBODYmarkKEYBODYmark"
+# The most common secrets of training jobs, each once missed: assignments in a shell
+# script, a module, an ini file, a URL password, and a token past a notebook's first 8 KiB.
+WANDB_ENV = "a1b2c3d4e5" * 4
+WANDB_MODULE = "f9e8d7c6b5" * 4
+HF_NOTEBOOK = "hf_" + "NOTEBOOKmark" * 3
+
+
+def notebook(token: str) -> str:
+    """A notebook whose second cell logs in with ``token``, at byte ~9,000."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Exploring\n", "x" * 8_800]},
+        {
+            "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": ["from huggingface_hub import login\n", f'login(token="{token}")\n'],
+        },
+    ]  # fmt: skip
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert 8_192 < text.index(token) < 10_000
+    return text
+
+
 SECRET_FILES = {
     # by name
     ".pgpass": "db.example.com:5432:*:me:pgpass-Aa01\n",
@@ -70,6 +93,25 @@ SECRET_FILES = {
         f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"
     ),
     "tools/upload.py": f'HF = "{HF_MODULE}"\n',
+    "env.sh": (
+        f"export WANDB_API_KEY={WANDB_ENV}\n"
+        "DATABASE_URL=postgres://alice:Sup3rS3cret@db/prod\n"
+        "MLFLOW_TRACKING_PASSWORD=mlflowpw-Mm12\n"
+    ),
+    "experiments/toy/keys.py": f'WANDB_API_KEY = "{WANDB_MODULE}"\n',
+    "db.ini": "[db]\nhost = db\npassword = Hunter2Hunter2\n",
+    "explore.ipynb": notebook(HF_NOTEBOOK),
+}
+# Untracked code that reads its secrets from elsewhere, and a documentation URL: kept.
+ORDINARY_FILES = {
+    "tools/ordinary.py": (
+        '"""Connect with https://user:pass@host/db (an example)."""\n'
+        "import getpass, os\n"
+        'api_key = os.environ["API_KEY"]\n'
+        "password = getpass.getpass()\n"
+        "token = tokenizer(text)\n"
+    ),
+    "conf/train.yaml": "lr: 0.1\napi_key: ${WANDB_API_KEY}\npassword: null\n",
 }
 PLANTED = [
     "notepw-Zq81",
@@ -93,6 +135,12 @@ PLANTED = [
     GH_FILE,
     KEY_BODY[:30],
     HF_MODULE,
+    WANDB_ENV,
+    "Sup3rS3cret",
+    "mlflowpw-Mm12",
+    WANDB_MODULE,
+    "Hunter2Hunter2",
+    HF_NOTEBOOK,
 ]
 
 
@@ -112,7 +160,7 @@ def plant(repo: Path) -> dict[str, str]:
     }
     for name, url in remotes.items():
         git(repo, "remote", "add", name, url)
-    for rel, text in SECRET_FILES.items():
+    for rel, text in {**SECRET_FILES, **ORDINARY_FILES}.items():
         write(repo / rel, text)
     write(repo / "secret_sauce.py", "SAUCE = 1\n")  # a module: never matched by its name
     return {
@@ -179,6 +227,7 @@ def test_planted_secrets_reach_no_byte_of_outputs_index_or_snapshot(repo: Path) 
     )
     snapshot = git(repo, "ls-tree", "-r", "--name-only", record["git"]["snapshot"]).split()
     assert "secret_sauce.py" in snapshot and not set(SECRET_FILES) & set(snapshot)
+    assert set(ORDINARY_FILES) <= set(snapshot)
     assert "untracked file tools/upload.py looks like it holds secrets" in first.stderr
     assert "It holds a Hugging Face token." in first.stderr
     assert "reprokit: warning: removed credentials from --note" in first.stderr
