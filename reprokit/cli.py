@@ -123,6 +123,12 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="run the rebuilt code even when its tree differs from the recorded one (recorded)",
     )
+    rp.add_argument(
+        "--from-patch",
+        action="store_true",
+        help="when the snapshot commit is neither here nor on your remotes, rebuild the code "
+        "from the run folder's diff.patch: code that came with the folder (recorded)",
+    )
     rp.add_argument("--outputs", type=Path)
 
     b = add_parser("blame", help="which change along the lineage moved a metric")
@@ -240,6 +246,7 @@ def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
             smoke=args.smoke,
             keep_worktree=args.keep_worktree,
             allow_tree_mismatch=args.allow_tree_mismatch,
+            from_patch=args.from_patch,
         )
     if cmd == "blame":
         from reprokit.blame import blame_command

@@ -60,9 +60,11 @@ def run_with_handler(func: Callable[[], int]) -> int:
         # `reprokit runs | head` closes the pipe early; that is not an error.
         return EXIT_OK
     except Exception as e:
+        from reprokit.tables import safe_text
+
         log = _write_crash_log(e)
         print(
-            f"reprokit: unexpected error: {type(e).__name__}: {e}\n"
+            f"reprokit: unexpected error: {type(e).__name__}: {safe_text(e)}\n"
             f"  the full traceback is in {log}; please include it in a bug report",
             file=sys.stderr,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from reprokit import recordtrust
+from reprokit import recordtrust, store
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, GitTimeout, git_toplevel, run_git
 
@@ -219,6 +219,7 @@ def materialize(
     dest: Path,
     *,
     allow_tree_mismatch: bool = False,
+    from_patch: bool = False,
 ) -> Rebuilt:
     """Check out a run's snapshot as a detached worktree at ``dest``; say how it was rebuilt.
 
@@ -227,7 +228,8 @@ def materialize(
     ``"fetched"`` when that ref was fetched from one of this repository's configured
     remotes (never from a URL the record names), or ``"patch"`` when the worktree was
     rebuilt from the recorded HEAD (an empty base when it was unborn) plus
-    ``run_dir/diff.patch``. Every rebuild ends by comparing the worktree's tree with the
+    ``run_dir/diff.patch``, which only ``from_patch`` allows: that code comes from the
+    run folder, not from this repository or its remotes. Every rebuild ends by comparing the worktree's tree with the
     recorded ``git.tree``: a difference removes the worktree and raises, unless
     ``allow_tree_mismatch``. Raises ReprokitError naming what is missing, the remotes tried
     and how to recover when no rebuild works. ``dest`` must not exist or be empty.
@@ -240,7 +242,9 @@ def materialize(
         )
     snapshot, ref, base = _checked(git_record, run_dir)
     expected = recordtrust.commit_id(git_record.get("tree"), run_dir / "run.json", "git.tree")
-    how, remote = _checkout(top, git_record, run_dir, dest, snapshot, ref, base)
+    how, remote = _checkout(
+        top, git_record, run_dir, dest, (snapshot, ref, base), from_patch=from_patch
+    )
     try:
         tree = _worktree_tree(dest, how)
     except BaseException:
@@ -272,11 +276,13 @@ def _checkout(
     git_record: Mapping[str, Any],
     run_dir: Path,
     dest: Path,
-    snapshot: str | None,
-    ref: str | None,
-    base: str | None,
+    commits: tuple[str | None, str | None, str | None],
+    *,
+    from_patch: bool,
 ) -> tuple[str, str | None]:
-    """The worktree at ``dest`` by the first way that works; (how, remote fetched from)."""
+    """The worktree at ``dest`` by the first way that works; (how, remote fetched from).
+    ``commits`` is the checked (snapshot, ref, base) of :func:`_checked`."""
+    snapshot, ref, base = commits
     # The usual case first, in one git call: the ref points at the snapshot.
     if snapshot and ref and _commit_of(top, ref) == snapshot:
         _worktree_add(top, dest, snapshot)
@@ -294,15 +300,17 @@ def _checkout(
             return "fetched", remote
     if base is not None and _commit_of(top, base) is None:
         raise _missing_error(git_record, tried)
-    patch = _patch_file(git_record, run_dir, tried)
+    patch, data = _patch_file(git_record, run_dir, tried)
+    if not from_patch:
+        raise _patch_consent_error(top, patch, data, tried)
     _worktree_add(top, dest, base if base is not None else _empty_base(top))
-    if patch.stat().st_size:
+    if data:
         try:
             # --index: the patch goes into the worktree's own index too, whose tree is then
             # compared with the recorded one (git also checks that both agree).
             run_git(
-                "apply", "--index", "--binary", "--whitespace=nowarn", str(patch.resolve()),
-                cwd=dest,
+                "apply", "--index", "--binary", "--whitespace=nowarn", "-",
+                cwd=dest, input=data,
             )  # fmt: skip
         except GitError as e:
             remove_worktree(top, dest)
@@ -314,21 +322,52 @@ def _checkout(
     return "patch", None
 
 
-def _patch_file(git_record: Mapping[str, Any], run_dir: Path, tried: list[str]) -> Path:
-    """The run's ``diff.patch``: a regular file inside the run folder (no link out of it)."""
+def _patch_file(
+    git_record: Mapping[str, Any], run_dir: Path, tried: list[str]
+) -> tuple[Path, bytes]:
+    """The run's ``diff.patch`` and its bytes, read as every file of a run folder is
+    (:func:`reprokit.store.read_regular`: a regular file, no link out of the run folder,
+    size-capped)."""
     name = git_record.get("patch_file") or "diff.patch"
     patch = recordtrust.path_inside(
         name, run_dir, run_dir / "run.json", "git.patch_file", folder_name="the run folder"
     )
-    if not patch.is_file():
+    try:
+        return patch, store.read_regular(patch)
+    except FileNotFoundError:
         where = f"could not be fetched from {', '.join(tried)}" if tried else "there is no remote"
         raise ReprokitError(
             f"cannot rebuild the code: the snapshot is not in this repository, {where}, "
             f"and {patch} is missing",
             hint="restore the run folder from a backup, or fetch refs/reprokit/* from a remote "
             "(`git remote add` the one that has it)",
-        )
-    return patch
+        ) from None
+
+
+def _patch_consent_error(top: Path, patch: Path, data: bytes, tried: list[str]) -> ReprokitError:
+    """Why a patch rebuild needs ``--from-patch``, with the patch's diffstat.
+
+    The patch is code that came with the run folder: whoever wrote the folder wrote it,
+    and the recorded ``git.tree`` it is checked against came from the same hand (a record
+    once ran an added ``os.system`` after a "no git.tree" note). So running it is the
+    user's decision, made after seeing what it changes.
+    """
+    from reprokit.tables import safe_text
+
+    try:
+        stat = run_git("apply", "--stat", "-", cwd=top, input=data).decode("utf-8", "replace")
+    except GitError as e:
+        stat = f"(git apply --stat cannot read it: {e.stderr.strip()})"
+    diffstat = stat.rstrip() or "(an empty patch)"
+    where = f"could not be fetched from {', '.join(tried)}" if tried else "there is no remote"
+    return ReprokitError(
+        f"not rebuilding from {patch}: the snapshot commit is not in this repository and "
+        f"{where}, so the code would come from the run folder's diff.patch, not from your "
+        "repository or remotes; it changes:\n  "
+        + safe_text(diffstat, lines=True).replace("\n", "\n  "),
+        hint="read the patch; if you trust whoever made the run folder, pass --from-patch "
+        "to rebuild the code from it (recorded in the replay's record)",
+    )
 
 
 def _worktree_tree(dest: Path, how: str) -> str:

@@ -95,14 +95,16 @@ def _git_probe(
         assert git_from is not None
         source = git_from if (git_from / store.RECORD_FILE).is_file() else settings.root / git_from
         git = store.read_record(source).get("git")
-        from reprokit.recordtrust import regular_file_inside
-
-        # Only the run's own patch: a diff.patch linking to a file elsewhere (a private
-        # key) would otherwise be copied into this run's folder, which people share.
-        if git is not None and regular_file_inside(source / store.PATCH_FILE, source):
-            import shutil
-
-            shutil.copyfile(source / store.PATCH_FILE, patch)
+        if git is not None:
+            # Read as every file of a run folder is (store.read_regular): only the run's
+            # own regular file, size-capped. A diff.patch linking to a file elsewhere (a
+            # private key) would otherwise be copied into this run's folder, which people
+            # share, and a FIFO or /dev/zero would hang or fill the disk.
+            try:
+                data = store.read_regular(source / store.PATCH_FILE)
+            except (FileNotFoundError, ReprokitError):
+                return git  # type: ignore[no-any-return]
+            patch.write_bytes(data)
         return git  # type: ignore[no-any-return]
 
     def capture() -> dict[str, Any] | None:
@@ -360,7 +362,10 @@ def launch(
             outcome = liverun.outcome_of(e, run_dir, during_setup=False)
     except ReprokitError as e:
         # Still tee'd into output.log: scrubbed like the record's copy of the message.
-        liverun.say(f"reprokit: error: {redact.scrub_text(str(e))}")
+        from reprokit.tables import safe_text
+
+        # Escaped too: messages quote records and config keys, which may hold ESC/BEL.
+        liverun.say(f"reprokit: error: {safe_text(redact.scrub_text(str(e)), lines=True)}")
     except (KeyboardInterrupt, liverun.WriteFailed) as e:
         # Set-up's own (its outcome is set), or a second SIGTERM that landed while the
         # first was being recorded.

@@ -12,10 +12,12 @@ process's command line without passing one of the rules below, all in this modul
   they belong to (the worktree, the run folder) after symlinks are resolved: a
   ``replay.cwd`` of ``../x`` once ran the replay outside its worktree, where a planted
   module shadowed the standard library;
-* environment variables are re-applied only when launch's own allow-list takes them and
-  they cannot change what code loads (``PYTHONPATH`` once made a planted
-  ``sitecustomize.py`` run in the replay; ``LD_PRELOAD``, plugin and tool libraries load
-  code the same way);
+* environment variables are re-applied only when their exact name is on
+  :data:`REPLAY_ENV`, the short list of switches known to change numerics or determinism
+  (``PYTHONPATH`` once made a planted ``sitecustomize.py`` run in the replay, and
+  launch's prefix list took ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``, which turns
+  ``torch.load`` back into unpickling arbitrary code); every other recorded variable is
+  information only;
 * numbers (seed, thread counts) are integers in range, and flags are from a fixed set.
 
 A refusal names ``run.json`` and the key; a value whose loss is harmless is left out with
@@ -30,7 +32,6 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reprokit import environment
 from reprokit.errors import ReprokitError
 
 RUN_ID = re.compile(r"run_[0-9]{1,18}")
@@ -60,10 +61,57 @@ _CODE_LOADING_LAST = frozenset(("LIB", "LIBS", "SO", "DLL", "DYLIB"))
 # whatever host they name, and NCCL_COMM_ID connects to one.
 _NETWORK_WORDS = ("REMOTE", "HOST", "ADDR", "URL", "URI", "ENDPOINT", "SERVER", "PROXY")
 _NETWORK_NAMES = frozenset(("NCCL_COMM_ID",))
+# The recorded variables a replay re-applies: exact names, each known to change what a run
+# computes or whether it is deterministic. Exact, not prefixes: launch's "TORCH_*" took
+# TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (a record then made torch.load unpickle its own file),
+# and a prefix takes every variable upstream adds later. Left out on purpose: XLA_FLAGS
+# and TF_XLA_FLAGS (dump and cache paths), TORCH_LOGS* (TORCH_LOGS_OUT writes a file),
+# CUDNN_* (cuDNN's are logging and debug switches; torch's cuDNN flags travel as torch
+# facts), NCCL_* (a replay is one process), CUDA_MODULE_LOADING and
+# TORCH_CUDA_ARCH_LIST (speed and build targets, not results).
+REPLAY_ENV = frozenset(
+    (
+        "PYTHONHASHSEED",  # set and dict order; value checked below
+        # BLAS and OpenMP thread counts and scheduling change the order of reductions.
+        "OMP_NUM_THREADS",
+        "OMP_SCHEDULE",
+        "OMP_PROC_BIND",
+        "OMP_DYNAMIC",
+        "MKL_NUM_THREADS",
+        "MKL_DYNAMIC",
+        "MKL_CBWR",  # MKL's conditional numerical reproducibility
+        "MKL_ENABLE_INSTRUCTIONS",  # which kernels MKL picks
+        "OPENBLAS_NUM_THREADS",
+        "OPENBLAS_CORETYPE",  # which kernels OpenBLAS picks
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "KMP_AFFINITY",
+        "KMP_BLOCKTIME",
+        "KMP_DETERMINISTIC_REDUCTION",
+        "KMP_DUPLICATE_LIB_OK",  # whether a run with two OpenMP runtimes starts at all
+        "ATEN_CPU_CAPABILITY",  # which vectorised CPU kernels torch uses
+        # GPU math: workspace (deterministic cuBLAS), TF32, kernel choice, device order.
+        "CUBLAS_WORKSPACE_CONFIG",
+        "NVIDIA_TF32_OVERRIDE",
+        "CUDA_LAUNCH_BLOCKING",
+        "CUDA_DEVICE_ORDER",
+        "PYTORCH_CUDA_ALLOC_CONF",
+        "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+        "TORCH_CUDNN_V8_API_DISABLED",
+        "TORCH_BLAS_PREFER_CUBLASLT",
+        # TensorFlow's determinism and oneDNN switches (oneDNN changes rounding).
+        "TF_DETERMINISTIC_OPS",
+        "TF_CUDNN_DETERMINISTIC",
+        "TF_ENABLE_ONEDNN_OPTS",
+    )
+)
 _MAX_ENV_VALUE = 4096
 _HASHSEED_MAX = 4294967295
 _MAX_THREADS = 65536
 MATMUL_PRECISIONS = frozenset(("highest", "high", "medium"))
+# The reason given for a recorded variable that is simply not on REPLAY_ENV: information
+# only, named once in one warning rather than one line each.
+NOT_REAPPLIED = "recorded for information; not re-applied"
 _RESTORE_HINT = "the record was edited or damaged; restore the run folder from its source"
 
 
@@ -128,10 +176,19 @@ def relative_path_problem(value: Any) -> str | None:
     return None
 
 
-def is_inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or below it once symlinks are resolved."""
+def is_inside(path: Path | str, folder: Path | str, *, links: bool = True) -> bool:
+    """Whether ``path`` is ``folder`` or below it: once symlinks are resolved, or with
+    ``links=False`` as written (``..`` folded, links not followed: for a path whose links
+    are trusted, such as the replay's own links into the user's data).
+
+    The one "inside that folder" rule of reprokit: the checks of record paths here and of
+    run-folder files in :func:`reprokit.store.open_regular` both use it.
+    """
+    if not links:
+        inner, outer = os.path.normpath(path), os.path.normpath(folder)
+        return inner == outer or inner.startswith(os.path.join(outer, ""))
     try:
-        return path.resolve().is_relative_to(folder.resolve())
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
     except (OSError, RuntimeError):  # a symlink loop
         return False
 
@@ -161,6 +218,12 @@ def env_refusal(name: Any, value: Any) -> str | None:
     """Why a recorded environment variable must not reach a process; None if it may."""
     if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
         return "not a variable name"
+    if name not in REPLAY_ENV:
+        if loads_code(name):
+            return "it can change what code loads"
+        if name.upper() in _NETWORK_NAMES or any(w in name.upper() for w in _NETWORK_WORDS):
+            return "it points at another machine"
+        return NOT_REAPPLIED
     if not isinstance(value, str):
         return "its value is not a string"
     if any(c in value for c in "\0\n\r") or len(value) > _MAX_ENV_VALUE:
@@ -171,14 +234,8 @@ def env_refusal(name: Any, value: Any) -> str | None:
             value.isascii() and value.isdigit() and int(value) <= _HASHSEED_MAX
         )
         return None if ok else 'PYTHONHASHSEED must be "random" or 0..4294967295'
-    if loads_code(name):
-        return "it can change what code loads"
-    if name.upper() in _NETWORK_NAMES or any(w in name.upper() for w in _NETWORK_WORDS):
-        return "it points at another machine"
-    if not environment.allowed_env({name: value}):
-        return "not on reprokit's allow-list of variables"
     if "/" in value or "\\" in value:
-        # A path from another machine: a dump or log folder, a library, a config file.
+        # None of these takes a path; one from another machine could name anything.
         return "its value names a path"
     return None
 
@@ -269,8 +326,3 @@ def gpu_devices(value: str | None) -> str | None:
     if all(_GPU_TOKEN.fullmatch(token) for token in value.split(",")):
         return value
     raise ReprokitError(f"refusing a GPU selection that is not indices or GPU UUIDs: {value!r}")
-
-
-def regular_file_inside(path: Path, folder: Path) -> bool:
-    """``path`` is a regular file (through no link that leaves ``folder``)."""
-    return is_inside(path, folder) and os.path.isfile(path)

@@ -2,7 +2,8 @@
 
 1. The run's snapshot is checked out as a temporary detached ``git worktree``
    (:func:`reprokit.gitrestore.materialize`: from the local snapshot ref, fetched from one
-   of the user's configured remotes, or rebuilt from HEAD + ``diff.patch``), and its tree
+   of the user's configured remotes, or, with ``--from-patch`` only, rebuilt from HEAD +
+   the run folder's ``diff.patch``), and its tree
    must be the recorded ``git.tree`` (``--allow-tree-mismatch`` runs it anyway, recorded).
    The user's branches, index and files are never touched; the worktree is removed at
    the end, also on Ctrl-C or SIGTERM, unless ``--keep-worktree``.
@@ -124,7 +125,7 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
     if stopped is not None:
         # Stopped in set-up, main never ran: say so, not "launched outside a repository".
         missing = ["code state (git)" for m in stopped if m == "git"]
-        if not smoke and not (run_dir / store.CONFIG_FILE).is_file():
+        if not smoke and not os.path.lexists(run_dir / store.CONFIG_FILE):
             missing.append("config (config.yaml)")
         if missing:
             were = "were" if len(missing) > 1 else "was"
@@ -145,23 +146,31 @@ def _load(run: str, settings: Settings, smoke: bool) -> _Original:
     original.experiment_path  # noqa: B018
     original.root_id  # noqa: B018
     recordtrust.seed(original.record.get("seed"), original.record_file)
-    config = run_dir / store.CONFIG_FILE
-    if not smoke and config.is_file() and not recordtrust.regular_file_inside(config, run_dir):
-        # A link to a file elsewhere (a key, a token) would be read by the replay, and a
-        # parse error quoting it would land in the replay's output.log.
-        raise ReprokitError(
-            f"{config} is a link to a file outside the run folder; refusing to read it",
-            hint="replace the link with the run's own config.yaml",
-        )
-    if not smoke and not config.is_file():
-        raise ReprokitError(
-            f"{run_dir / store.CONFIG_FILE} is missing: the recorded config is what a replay runs",
-            hint="restore the run folder, or replay with --smoke to run the smoke config",
-        )
+    if not smoke:
+        _check_config(run_dir / store.CONFIG_FILE)
     status = store.effective_status(original.record)
     if status in ("running", "crashed", "interrupted"):
         say(f"warning: {original.id} is {status}: its metrics may be incomplete")
     return original
+
+
+def _check_config(config: Path) -> None:
+    """Refuse a recorded config the replay must not read: missing, a link to a file outside
+    the run folder (a key, a token: a parse error quoting it would land in the replay's
+    output.log), or not a regular file (a FIFO once read as "missing")."""
+    if os.path.islink(config) and not recordtrust.is_inside(config, config.parent):
+        raise ReprokitError(
+            f"{config} is a link to a file outside the run folder; refusing to read it",
+            hint="replace the link with the run's own config.yaml",
+        )
+    try:
+        with store.open_regular(config):
+            pass
+    except FileNotFoundError:
+        raise ReprokitError(
+            f"{config} is missing: the recorded config is what a replay runs",
+            hint="restore the run folder, or replay with --smoke to run the smoke config",
+        ) from None
 
 
 def replay(
@@ -175,6 +184,7 @@ def replay(
     smoke: bool = False,
     keep_worktree: bool = False,
     allow_tree_mismatch: bool = False,
+    from_patch: bool = False,
 ) -> int:
     """Rebuild ``run``'s code state in a temporary worktree and run it again.
 
@@ -182,7 +192,8 @@ def replay(
     the same exception type) and, with ``verify``, the metrics matched; 3
     (``EXIT_MISMATCH``) when ``verify`` found a difference; 4 (``EXIT_ENV_REFUSED``) when
     ``strict`` refused a differing environment; 1 when the replay ended differently.
-    The rebuilt code must have the recorded tree unless ``allow_tree_mismatch``.
+    The rebuilt code must have the recorded tree unless ``allow_tree_mismatch``; code
+    from the run folder's ``diff.patch`` is run only with ``from_patch``.
     """
     if smoke and verify:
         raise ReprokitError(
@@ -205,7 +216,7 @@ def replay(
             f"{settings.root} is not in a git repository",
             hint="run replay from a clone of the repository the run was launched in",
         )
-    options = _Options(verify, rtol, atol, strict, smoke, allow_tree_mismatch)
+    options = _Options(verify, rtol, atol, strict, smoke, allow_tree_mismatch, from_patch)
     # SIGTERM unwinds like Ctrl-C, so a killed replay still removes its worktree (a
     # `kill` once left the folder and git's registration of it behind).
     with liverun.sigterm_unwinds():
@@ -220,6 +231,7 @@ class _Options:
     strict: bool
     smoke: bool
     allow_tree_mismatch: bool
+    from_patch: bool
 
 
 def _in_worktree(
@@ -230,7 +242,7 @@ def _in_worktree(
     skipped_links: list[str] = []
     work_root = dest / settings.root.resolve().relative_to(top.resolve())
     try:
-        rebuilt = _materialize(settings.root, original, dest, options.allow_tree_mismatch)
+        rebuilt = _materialize(settings.root, original, dest, options)
         _say_rebuilt(original, rebuilt, dest)
         linked = replayprep.link_ignored(settings.root, work_root, settings.outputs)
         if linked:
@@ -281,10 +293,15 @@ def _say_rebuilt(original: _Original, rebuilt: Rebuilt, dest: Path) -> None:
         )
 
 
-def _materialize(root: Path, original: _Original, dest: Path, allow_mismatch: bool) -> Rebuilt:
+def _materialize(root: Path, original: _Original, dest: Path, options: _Options) -> Rebuilt:
     try:
         return materialize(
-            root, original.record["git"], original.dir, dest, allow_tree_mismatch=allow_mismatch
+            root,
+            original.record["git"],
+            original.dir,
+            dest,
+            allow_tree_mismatch=options.allow_tree_mismatch,
+            from_patch=options.from_patch,
         )
     except BaseException:
         # mkdtemp made the folder; an interrupted `git worktree add` may have registered it.
@@ -419,8 +436,17 @@ def _child_env(original: _Original) -> tuple[dict[str, str], list[str]]:
     if isinstance(world_size, int) and world_size > 1:
         say(f"warning: {original.id} ran on {world_size} processes; replaying rank 0 alone")
     env, refused = replayprep.child_environment(record, recordtrust.gpu_devices(gpus))
+    info = [name for name, why in refused if why == recordtrust.NOT_REAPPLIED]
     for name, why in refused:
-        say(f"warning: {original.record_file}: not applying {name} ({why})")
+        if why != recordtrust.NOT_REAPPLIED:
+            say(f"warning: {original.record_file}: not applying {name} ({why})")
+    if info:
+        # Named once: most are harmless (a log level), and a replay re-applies only the
+        # switches known to change results (a record once turned torch.load into unpickling).
+        say(
+            f"warning: {original.record_file}: recorded but not re-applied: {', '.join(info)}; "
+            "set them yourself if the replay needs them"
+        )
     return env, [name for name, _ in refused]
 
 
@@ -533,6 +559,9 @@ def _launch_args(
     # Said only when there is something to say, so a plain replay's record stays as it was.
     if rebuilt.remote is not None:
         replay_info["fetched_from"] = rebuilt.remote
+    if rebuilt.how == "patch":
+        # The user's consent to run code that came with the run folder (--from-patch).
+        replay_info["from_patch"] = True
     if rebuilt.tree_matches is False:
         replay_info["tree_mismatch"] = {"recorded": rebuilt.expected_tree, "ran": rebuilt.tree}
     if env_refused:

@@ -15,11 +15,13 @@ site-packages, which must not shadow the standard library) becomes importable. T
 experiment and its local modules then come from the worktree, as at the original launch.
 
 *Environment.* The recorded variables (``environment.env``, which includes
-PYTHONHASHSEED when it was set) that :func:`reprokit.recordtrust.recorded_env` accepts
-(launch's allow-list, minus anything that can change what code loads, values without
-paths or line breaks) replace the allow-listed variables here: a variable set here but
-not at the original run is removed, and each refused one is named in a warning and in
-the replay's record (``replay.env_refused``). Two kinds are exempt: locations
+PYTHONHASHSEED when it was set) whose exact names are on
+:data:`reprokit.recordtrust.REPLAY_ENV` (switches known to change numerics or
+determinism; values without paths or line breaks) replace those variables here: one of
+them set here but not at the original run is removed. Every other recorded variable is
+information only: not applied, named once in a warning ("recorded but not re-applied")
+and, like each refused value, in the replay's record (``replay.env_refused``); this
+machine's value of it stays. Two kinds are exempt: locations
 (``*_HOME``, ``*_PATH``, ``*_DIR``, ...) stay as they are here, and torchrun's rendezvous
 variables are never applied (a replay is one process). CUDA_VISIBLE_DEVICES is then chosen by
 :func:`reprokit.envcompare.gpu_selection`, and the recorded torch thread counts and
@@ -182,12 +184,17 @@ def child_environment(
         # A value launch scrubbed (a token in an allow-listed variable) is not the value the
         # run had: applying "<redacted>" would break the replay, so this machine's stays.
         scrubbed = {k for k, v in recorded.items() if isinstance(v, str) and redact.REDACTED in v}
-        # Never applied, and not worth a warning: torchrun's own, and where runs go (the
-        # replay writes where --outputs says).
-        skipped = {*_DISTRIBUTED, "REPROKIT_OUTPUTS", *scrubbed}
+        # Never applied, and not worth a warning: torchrun's own, where runs go (the
+        # replay writes where --outputs says), and the GPU selection (chosen from the
+        # recorded GPUs by gpu_selection, below).
+        skipped = {*_DISTRIBUTED, "REPROKIT_OUTPUTS", "CUDA_VISIBLE_DEVICES", *scrubbed}
         recorded = {k: v for k, v in recorded.items() if k not in skipped}
-    for name in environment.allowed_env(env):
-        if not recordtrust.is_location(name) and name not in scrubbed:
+    # Only the variables a replay re-applies are taken from the record, so only those of
+    # this machine give way (one set here but not at the original run is removed); every
+    # other variable keeps this machine's value, except torchrun's, which would make the
+    # one process a replay is wait for peers.
+    for name in (recordtrust.REPLAY_ENV | _DISTRIBUTED) & env.keys():
+        if name not in scrubbed:
             del env[name]
     applied, refused = recordtrust.recorded_env(recorded)
     env.update(applied)
@@ -272,10 +279,15 @@ def link_skipped_untracked(
     changed since the run (by sha256 where recorded, skipped above :data:`_REHASH_LIMIT`
     where the size alone is compared), and for recorded paths that are not plain relative
     paths inside the worktree (a ``../../x`` once made a link outside it): those are
-    ignored.
+    ignored. The list is the record's, so it must not make the replay a probe of the
+    user's files: a path tracked here is ignored, a "secret" entry is linked only when
+    the secret rules match the file here, and a file the secret rules match is never
+    compared (a made-up ``.env`` entry once printed this machine's size of it, and a
+    recorded sha256 answered yes or no for any file).
     """
     linked: list[str] = []
     warnings: list[str] = []
+    entries: list[tuple[str, Mapping[str, Any]]] = []
     for entry in skipped if isinstance(skipped, list) else []:
         if not isinstance(entry, Mapping):
             continue
@@ -287,10 +299,37 @@ def link_skipped_untracked(
             shown = repr(rel)[:120]
             warnings.append(f"git.skipped_untracked path {shown} {problem}; ignored")
             continue
-        warning = _link_one(git_top, worktree, str(rel), entry, linked)
+        entries.append((str(rel), entry))
+    tracked = _tracked(git_top, [rel for rel, _ in entries])
+    for rel, entry in entries:
+        if rel in tracked:
+            warnings.append(f"git.skipped_untracked path {rel!r} is tracked here; ignored")
+            continue
+        warning = _link_one(git_top, worktree, rel, entry, linked)
         if warning:
             warnings.append(warning)
     return linked, warnings
+
+
+def _tracked(git_top: Path, rels: list[str]) -> set[str]:
+    """Which of ``rels`` (paths from the top of the repository) git tracks here."""
+    if not rels:
+        return set()
+    out = run_git("--literal-pathspecs", "ls-files", "-z", "--", *rels, cwd=git_top, check=False)
+    names = {os.fsdecode(raw) for raw in out.split(b"\0") if raw}
+    # A tracked folder shows as the files under it.
+    return {rel for rel in rels if rel in names or any(n.startswith(rel + "/") for n in names)}
+
+
+def _looks_secret(source: Path, rel: str) -> bool:
+    """Whether the secret rules of launch (:mod:`reprokit.redact`) match this file here."""
+    if redact.secret_file_name(rel):
+        return True
+    try:
+        with source.open("rb") as f:
+            return redact.secret_content(f.read(redact.CONTENT_SAMPLE)) is not None
+    except OSError:
+        return False
 
 
 def _link_one(
@@ -299,15 +338,21 @@ def _link_one(
     from reprokit.inputs import sha256_file
 
     source, target = git_top / rel, worktree / rel
+    reason = str(entry.get("reason"))
     why = {"secret": "as a likely secret", "empty-repository": "as a repository with no commit"}
-    what = f"{rel} (left out of the snapshot {why.get(str(entry.get('reason')), 'for its size')})"
+    what = f"{rel} (left out of the snapshot {why.get(reason, 'for its size')})"
     if not (source.is_file() or source.is_dir()):
         return f"{what} is not here; the replay runs without it"
+    secret = source.is_file() and _looks_secret(source, rel)
+    if reason == "secret" and not secret:
+        return f"{what}: the file here does not look like a secret; not linked"
     if not target.exists() and not target.is_symlink() and target.parent.is_dir():
         target.symlink_to(source, target_is_directory=source.is_dir())
         linked.append(rel)
-    if source.is_dir() or entry.get("size") is None:
-        return None  # a repository with no commit: nothing recorded to compare
+    if secret or source.is_dir() or entry.get("size") is None:
+        # A secret's size and hash here are never compared, so never printed: a record
+        # could otherwise ask about any of the user's credential files.
+        return None
     size = source.stat().st_size
     if entry.get("size") != size:
         return f"{what} changed size since the run: {entry.get('size')} -> {size}"
@@ -336,9 +381,8 @@ def comparable_inputs(
             ignored.append(f"{spelled!r} (not a path)")
             continue
         path = Path(spelled)
-        if not path.is_absolute() and not os.path.normpath(cwd / path).startswith(
-            os.path.join(str(work_root), "")
-        ):
+        # As written, not after links: data/ is the replay's own link to the user's data.
+        if not path.is_absolute() and not recordtrust.is_inside(cwd / path, work_root, links=False):
             ignored.append(f"{spelled!r} (leaves the worktree)")
             continue
         kept.append(entry)

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeGuard
 
-from reprokit import recordschema
+from reprokit import recordschema, recordtrust
 from reprokit.errors import ReprokitError
 from reprokit.paths import shown
 from reprokit.settings import Settings
@@ -274,10 +274,9 @@ def open_regular(path: Path) -> Iterator[BinaryIO]:
     naming the file, for anything else that cannot be read.
     """
     folder = path.parent
-    if os.path.islink(path):
+    if os.path.islink(path) and not recordtrust.is_inside(path, folder):
         target = os.path.realpath(path)
-        if os.path.commonpath([target, os.path.realpath(folder)]) != os.path.realpath(folder):
-            raise _not_regular(path, f"a symbolic link to {target}, outside its run folder")
+        raise _not_regular(path, f"a symbolic link to {target}, outside its run folder")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -577,7 +576,10 @@ def resolve_run(spec: str, settings: Settings) -> Path:
         # lexists: a run.json that is a FIFO or a dangling link is this run's problem, which
         # read_record names, not a reason to say there is no such run.
         if os.path.lexists(candidate / RECORD_FILE):
-            return candidate.resolve()
+            # Only the parent is resolved: a run folder that is a link stays where the user
+            # addressed it, so what is written next to it (a replay's run folder) lands in
+            # this outputs folder, never where the link points.
+            return candidate.parent.resolve() / candidate.name
     known = [p.name for p in run_dirs(settings.outputs)]
     if not known:
         hint = f"there are no runs in {shown(settings.outputs)}; start one with `reprokit launch`"

@@ -69,7 +69,7 @@ def test_ref_deleted_rebuilds_from_patch(repo: Path, tmp_path: Path) -> None:
     before = user_state(repo)
     dest = tmp_path / "rebuilt"
 
-    assert materialize(repo, rec, tmp_path / "run_1", dest).how == "patch"
+    assert materialize(repo, rec, tmp_path / "run_1", dest, from_patch=True).how == "patch"
 
     assert tree_state(dest) == tree_state(repo, skip=IGNORED)
     assert git(dest, "rev-parse", "HEAD").strip() == rec["sha"]
@@ -88,7 +88,8 @@ def test_unborn_head_rebuilds_from_patch(tmp_path: Path) -> None:
     _drop_snapshot(root, rec)
     before = user_state(root)
 
-    assert materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt").how == "patch"
+    rebuilt = materialize(root, rec, tmp_path / "run_1", tmp_path / "rebuilt", from_patch=True)
+    assert rebuilt.how == "patch"
 
     assert tree_state(tmp_path / "rebuilt") == tree_state(root)
     remove_worktree(root, tmp_path / "rebuilt")
@@ -180,7 +181,7 @@ def test_patch_that_no_longer_applies_is_a_clear_error(repo: Path, tmp_path: Pat
     rec = {**rec, "sha": git(repo, "rev-parse", "HEAD").strip()}  # ...and the record says so
 
     with pytest.raises(ReprokitError) as info:
-        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt", from_patch=True)
 
     assert str(info.value).startswith(
         f"cannot rebuild the code: {tmp_path / 'run_1' / 'diff.patch'} does not apply to "
@@ -249,8 +250,28 @@ def test_a_patch_moving_a_submodule_rebuilds_the_recorded_tree(repo: Path, tmp_p
     rec = _capture(repo, tmp_path / "run_1")
     _drop_snapshot(repo, rec)
 
-    rebuilt = materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+    rebuilt = materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt", from_patch=True)
 
     assert (rebuilt.how, rebuilt.tree_matches) == ("patch", True)
     assert (tmp_path / "rebuilt" / "top.txt").read_text() == "t\n"
     remove_worktree(repo, tmp_path / "rebuilt")
+
+
+def test_a_patch_rebuild_is_refused_without_from_patch(repo: Path, tmp_path: Path) -> None:
+    # The patch is code that came with the run folder, not from this repository or its
+    # remotes: the error says so, shows what it changes, and names the flag.
+    make_dirty(repo)
+    rec = _capture(repo, tmp_path / "run_1")
+    _drop_snapshot(repo, rec)
+    before = user_state(repo)
+
+    with pytest.raises(ReprokitError) as info:
+        materialize(repo, rec, tmp_path / "run_1", tmp_path / "rebuilt")
+
+    message = str(info.value)
+    assert "not from your repository or remotes" in message
+    assert "file changed" in message or "files changed" in message
+    assert "--from-patch" in message
+    assert not (tmp_path / "rebuilt").exists()
+    assert git(repo, "worktree", "list").count("\n") == 1
+    assert user_state(repo) == before

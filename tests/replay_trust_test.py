@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +39,11 @@ EXP_SOURCE = '''
 
     import reprokit
 
-    WATCHED = ("PYTHON", "LD_", "DYLD_", "PATH", "GIT_", "CUDA_", "CUBLAS_", "NCCL_", "OMP_", "XLA_")
+    WATCHED = (
+        "PYTHON", "LD_", "DYLD_", "PATH", "GIT_", "CUDA_", "CUBLAS_", "NCCL_", "OMP_", "XLA_",
+        "TORCH_", "PYTORCH_", "MKL_", "KMP_", "OPENBLAS_", "VECLIB_", "NUMEXPR_", "NVIDIA_",
+        "TF_", "ATEN_",
+    )
 
 
     @dataclasses.dataclass(frozen=True)
@@ -155,12 +161,7 @@ def test_recorded_variables_that_load_code_never_reach_the_replay(
         "CUDA_LAUNCH_BLOCKING": "1\nLD_PRELOAD=x",
         "PYTHONHASHSEED": "--evil",
     }
-    fine = {
-        "OMP_NUM_THREADS": "3",
-        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
-        "NCCL_DEBUG": "INFO",
-        "CUDA_MODULE_LOADING": "LAZY",
-    }
+    fine = {"OMP_NUM_THREADS": "3", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
     _edit(repo, "run_1", environment__env={**hostile, **fine})
 
     code, err = _replay(repo, monkeypatch, capfd, "run_1")
@@ -168,10 +169,12 @@ def test_recorded_variables_that_load_code_never_reach_the_replay(
     assert code == 0, err
     assert not marker.exists()
     seen = _seen(repo, "run_2")["env"]
+    info = err.split("recorded but not re-applied: ", 1)[-1].split(";")[0].split(", ")
     for name, value in hostile.items():
         assert seen.get(name) != value, name
-        assert f"not applying {name} (" in err, name
+        assert f"not applying {name} (" in err or name in info, name
     assert "not applying PYTHONPATH (it can change what code loads)" in err
+    assert "not applying CUDA_LAUNCH_BLOCKING (its value holds a NUL or a line break" in err
     assert 'PYTHONHASHSEED must be "random" or 0..4294967295' in err
     assert {k: seen[k] for k in fine} == fine
     # The replay's record says what its child got, and what was refused.
@@ -224,7 +227,7 @@ def test_other_code_loading_locations_and_unlisted_names_are_not_applied(name: s
     [
         ("KMP_DUPLICATE_LIB_OK", "TRUE"),
         ("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"),
-        ("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX"),
+        ("MKL_CBWR", "COMPATIBLE"),
     ],
 )
 def test_ordinary_settings_are_applied(name: str, value: str) -> None:
@@ -447,7 +450,7 @@ def test_configured_fd_and_ext_remotes_neither_hang_nor_run(
     _drop_snapshot(repo, "run_1")
 
     started = time.monotonic()
-    proc = run_cli(repo, "replay", "run_1", timeout=90)
+    proc = run_cli(repo, "replay", "run_1", "--from-patch", timeout=90)
 
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - started < 60
@@ -498,7 +501,7 @@ def test_a_tampered_patch_is_refused_unless_allowed_and_then_recorded(
     _tamper_patch(repo, "run_1")
     tree = store.read_record(repo / "outputs" / "run_1")["git"]["tree"]
 
-    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--smoke")
+    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--smoke", "--from-patch")
     assert code == 1
     assert "refusing to run: the code rebuilt from its base commit + diff.patch has tree " in err
     assert f"records git.tree {tree[:12]}: this is not the code the run ran" in err
@@ -506,7 +509,9 @@ def test_a_tampered_patch_is_refused_unless_allowed_and_then_recorded(
     assert [p.name for p in store.run_dirs(repo / "outputs")] == ["run_1"]
     _no_leftovers(repo, tmpdir_here)
 
-    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--smoke", "--allow-tree-mismatch")
+    code, err = _replay(
+        repo, monkeypatch, capfd, "run_1", "--smoke", "--allow-tree-mismatch", "--from-patch"
+    )
     assert code == 0, err
     assert "running it anyway (--allow-tree-mismatch" in err
     replayed = store.read_record(repo / "outputs" / "run_2")
@@ -524,15 +529,17 @@ def test_an_untampered_patch_rebuild_passes_the_tree_check_and_old_records_get_a
 ) -> None:
     repo = launched
     _drop_snapshot(repo, "run_1")
-    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify")
+    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify", "--from-patch")
     assert code == 0, err
     assert "refusing" not in err and "git.tree" not in err
-    assert "tree_mismatch" not in store.read_record(repo / "outputs" / "run_2")["replay"]
+    replay_info = store.read_record(repo / "outputs" / "run_2")["replay"]
+    assert "tree_mismatch" not in replay_info
+    assert (replay_info["rebuild"], replay_info["from_patch"]) == ("patch", True)
 
     record = store.read_json(repo / "outputs" / "run_1" / "run.json")
     del record["git"]["tree"]
     store.write_json(repo / "outputs" / "run_1" / "run.json", record)
-    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify")
+    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--verify", "--from-patch")
     assert code == 0, err
     assert "record has no git.tree (an older record)" in err
 
@@ -652,7 +659,7 @@ def test_a_patch_that_writes_outside_its_files_is_refused_by_git(
     hunk = _EVIL_HUNKS[where].format(marker=marker, outside=outside)
     patch.write_text(patch.read_text() + hunk)
 
-    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--from-patch")
 
     assert code == 1
     assert "does not apply to" in err
@@ -813,3 +820,241 @@ def test_a_replay_stopped_while_fetching_leaves_nothing_behind(
     assert _processes_running("61.25") == []  # sh and sleep, stopped with git
     assert [p.name for p in store.run_dirs(repo / "outputs")] == ["run_1"]
     _no_leftovers(repo, tmpdir_here)
+
+
+# --- what a replay re-applies, where it writes, what it runs -------------------------
+
+# Every name a replay re-applies, with a value a real run could have had.
+_REPLAYED_ENV = {
+    "PYTHONHASHSEED": "7",
+    "OMP_NUM_THREADS": "2",
+    "OMP_SCHEDULE": "static",
+    "OMP_PROC_BIND": "false",
+    "OMP_DYNAMIC": "false",
+    "MKL_NUM_THREADS": "2",
+    "MKL_DYNAMIC": "FALSE",
+    "MKL_CBWR": "COMPATIBLE",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "OPENBLAS_NUM_THREADS": "2",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "VECLIB_MAXIMUM_THREADS": "2",
+    "NUMEXPR_NUM_THREADS": "2",
+    "KMP_AFFINITY": "disabled",
+    "KMP_BLOCKTIME": "0",
+    "KMP_DETERMINISTIC_REDUCTION": "true",
+    "KMP_DUPLICATE_LIB_OK": "TRUE",
+    "ATEN_CPU_CAPABILITY": "default",
+    "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+    "NVIDIA_TF32_OVERRIDE": "0",
+    "CUDA_LAUNCH_BLOCKING": "1",
+    "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+    "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1",
+    "TORCH_CUDNN_V8_API_DISABLED": "1",
+    "TORCH_BLAS_PREFER_CUBLASLT": "1",
+    "TF_DETERMINISTIC_OPS": "1",
+    "TF_CUDNN_DETERMINISTIC": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+# On launch's allow-list (so recorded), but a record must not choose them: the first turns
+# torch.load back into unpickling the record's own file; the others write files or
+# reach other machines where the record says.
+_INFO_ONLY = {
+    "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
+    "TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
+    "TORCH_LOGS_OUT": "run.json",
+    "XLA_FLAGS": "--xla_dump_to=dump",
+    "NCCL_NET": "evil",
+}
+
+
+def test_a_replay_reapplies_only_the_listed_numerics_switches(
+    launched: Path,
+    tmpdir_here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    assert set(_REPLAYED_ENV) == recordtrust.REPLAY_ENV  # every listed name is tried
+    repo = launched
+    for name in _INFO_ONLY:
+        monkeypatch.delenv(name, raising=False)
+    _edit(repo, "run_1", environment__env={**_REPLAYED_ENV, **_INFO_ONLY})
+
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+
+    assert code == 0, err
+    seen = _seen(repo, "run_2")["env"]
+    assert {k: seen.get(k) for k in _REPLAYED_ENV} == _REPLAYED_ENV
+    assert not set(_INFO_ONLY) & set(seen)
+    # Named once, in one warning, and in the replay's record.
+    lines = [line for line in err.splitlines() if "recorded but not re-applied: " in line]
+    assert len(lines) == 1, err
+    assert lines[0].endswith("; set them yourself if the replay needs them")
+    named = lines[0].split("re-applied: ", 1)[1].split(";")[0].split(", ")
+    assert sorted(named) == sorted(_INFO_ONLY)
+    assert "not applying" not in err
+    replayed = store.read_record(repo / "outputs" / "run_2")
+    assert sorted(replayed["replay"]["env_refused"]) == sorted(_INFO_ONLY)
+    _no_leftovers(repo, tmpdir_here)
+
+
+@pytest.mark.parametrize("name", sorted(_INFO_ONLY))
+def test_a_recorded_switch_that_is_not_listed_never_reaches_the_child(name: str) -> None:
+    env, refused = replayprep.child_environment(
+        {"environment": {"env": {name: _INFO_ONLY[name]}}}, None, base={}
+    )
+    assert name not in env
+    assert refused == [(name, recordtrust.NOT_REAPPLIED)]
+
+
+def test_this_machines_value_of_an_unlisted_variable_stays() -> None:
+    here = {"NCCL_DEBUG": "WARN", "OMP_NUM_THREADS": "8"}
+    recorded = {"NCCL_DEBUG": "INFO"}
+    env, _ = replayprep.child_environment({"environment": {"env": recorded}}, None, base=here)
+    # OMP_NUM_THREADS was not set at the original run: it is not set in its replay.
+    assert env == {"NCCL_DEBUG": "WARN"}
+
+
+@pytest.mark.parametrize("spec", ["outputs/run_80", "run_80"])
+def test_a_symlinked_run_folder_is_replayed_into_the_outputs_folder_the_user_named(
+    launched: Path,
+    tmpdir_here: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    spec: str,
+) -> None:
+    repo = launched
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copytree(repo / "outputs" / "run_1", elsewhere / "run_80")
+    (repo / "outputs" / "run_80").symlink_to(elsewhere / "run_80", target_is_directory=True)
+    _edit(repo, "run_80", id="run_80")
+
+    code, err = _replay(repo, monkeypatch, capfd, spec)
+
+    assert code == 0, err
+    assert [p.name for p in elsewhere.iterdir()] == ["run_80"]
+    replay_dir = repo / "outputs" / "run_81"
+    assert not replay_dir.is_symlink()
+    replayed = store.read_record(replay_dir)
+    assert (replayed["id"], replayed["replay_of"]) == ("run_81", "run_80")
+    _no_leftovers(repo, tmpdir_here)
+
+
+def test_a_patch_rebuild_needs_from_patch_and_shows_what_the_patch_changes(
+    launched: Path,
+    tmpdir_here: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The review's case: an unknown snapshot, no git.tree, and a hunk that runs a command.
+    repo = launched
+    marker = tmp_path / "PWNED"
+    run = repo / "outputs" / "run_1"
+    record = _edit(repo, "run_1", git__snapshot="1" * 40)
+    del record["git"]["tree"]
+    store.write_json(run / "run.json", record)
+    patch = run / "diff.patch"
+    text = patch.read_text().replace(
+        "+    steps: int = 3", f"+    steps: int = 3\n+    _x = open({str(marker)!r}, 'w').close()"
+    )
+    patch.write_text(re.sub(r"@@ -(\d+),7 \+(\d+),7 @@", r"@@ -\1,7 +\2,8 @@", text))
+
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+
+    assert code == 1
+    assert not marker.exists()
+    assert "the code would come from the run folder's diff.patch, not from your repository" in err
+    assert "experiments/toy/probe_01_01.py |" in err and "1 file changed" in err
+    assert "pass --from-patch" in err
+    assert [p.name for p in store.run_dirs(repo / "outputs")] == ["run_1"]
+    _no_leftovers(repo, tmpdir_here)
+
+    # With the flag the user consents: it runs, says the tree could not be checked, and
+    # the replay's record says its code came from the patch.
+    code, err = _replay(repo, monkeypatch, capfd, "run_1", "--from-patch")
+    assert code == 0, err
+    assert marker.exists()
+    assert "record has no git.tree (an older record)" in err
+    replay_info = store.read_record(repo / "outputs" / "run_2")["replay"]
+    assert (replay_info["rebuild"], replay_info["from_patch"]) == ("patch", True)
+    _no_leftovers(repo, tmpdir_here)
+
+
+def test_control_characters_of_a_hostile_config_never_reach_the_terminal(
+    launched: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    repo = launched
+    config = repo / "outputs" / "run_1" / "config.yaml"
+    config.write_text(config.read_text() + '"lr\\e[31mX\\e]0;T\\a": 1\n')
+
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+
+    assert code == 1
+    assert "\x1b" not in err and "\x07" not in err
+    assert "lr\\x1b[31mX\\x1b]0;T\\x07" in err
+
+
+def test_skipped_untracked_entries_are_no_probe_of_the_users_files(
+    launched: Path,
+    tmpdir_here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    repo = launched
+    write(repo / ".env", "WANDB_API_KEY=0123456789abcdef0123456789abcdef01234567\n")
+    write(repo / "notes.txt", "nothing secret here\n")
+    entries = [
+        {"path": ".env", "reason": "secret", "size": 1},
+        {"path": ".env", "reason": "size", "size": 1, "sha256": "0" * 64},
+        {"path": "pyproject.toml", "reason": "size", "size": 1, "sha256": "0" * 64},
+        {"path": "pyproject.toml", "reason": "secret", "size": 1},
+        {"path": "notes.txt", "reason": "secret", "size": 1},
+    ]
+    _edit(repo, "run_1", git__skipped_untracked=entries)
+
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+
+    assert code == 0, err
+    assert "changed size" not in err and "sha256 differs" not in err, err
+    assert err.count("'pyproject.toml' is tracked here; ignored") == 2
+    assert "notes.txt (left out of the snapshot as a likely secret): the file here does not" in err
+    _no_leftovers(repo, tmpdir_here)
+
+
+def test_a_fifo_config_is_reported_as_not_a_regular_file(
+    launched: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    repo = launched
+    config = repo / "outputs" / "run_1" / "config.yaml"
+    config.unlink()
+    os.mkfifo(config)
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    assert code == 1
+    assert "config.yaml: a FIFO (named pipe), not a regular file" in err
+    assert "missing" not in err
+
+
+def test_a_replay_copies_its_originals_patch_only_up_to_the_size_cap(
+    launched: Path,
+    tmpdir_here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A sparse 65 MiB diff.patch (the snapshot ref is here, so it is not needed).
+    repo = launched
+    os.truncate(repo / "outputs" / "run_1" / "diff.patch", store.MAX_FILE_BYTES + 2**20)
+    code, err = _replay(repo, monkeypatch, capfd, "run_1")
+    assert code == 0, err
+    assert not (repo / "outputs" / "run_2" / "diff.patch").exists()
+    _no_leftovers(repo, tmpdir_here)
+
+
+def test_the_gpu_selection_is_chosen_from_the_recorded_gpus_not_warned_about() -> None:
+    recorded = {"CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "2"}
+    env, refused = replayprep.child_environment(
+        {"environment": {"env": recorded}}, "0", base={"CUDA_VISIBLE_DEVICES": "1"}
+    )
+    assert (env, refused) == ({"CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "2"}, [])
