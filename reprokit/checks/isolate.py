@@ -189,6 +189,7 @@ def _write_request(
                 "jobs": [[str(j.path), j.module, j.is_base] for j in jobs],
                 "dump": dump,
                 "watch_fd": watch_fd,
+                "parent": os.getpid(),
             },
             f,
         )
@@ -365,7 +366,7 @@ def child(request_path: str) -> None:
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
-    _die_with_parent(request["watch_fd"], os.path.dirname(request_path))
+    _die_with_parent(request["watch_fd"], request["parent"], os.path.dirname(request_path))
     raw = request["settings"]
     fields: dict[str, Any] = {k: Path(v) if k in _PATH_FIELDS else v for k, v in raw.items()}
     settings = Settings(**fields)
@@ -392,8 +393,8 @@ def child(request_path: str) -> None:
 _PATH_FIELDS = frozenset(("root", "experiments", "outputs"))
 
 
-def _die_with_parent(watch_fd: int | None, tmp: str) -> None:
-    """End this child, and its process group, as soon as the parent is gone.
+def _die_with_parent(watch_fd: int | None, parent: int, tmp: str) -> None:
+    """End this child, and its process group, as soon as the parent (pid ``parent``) is gone.
 
     The child sits in its own session, so a parent killed without unwinding (SIGKILL, the
     OOM killer) once left it, and whatever the experiment started, running forever. A
@@ -408,15 +409,26 @@ def _die_with_parent(watch_fd: int | None, tmp: str) -> None:
     the child then ends when that call returns.
     """
     import threading
+    import time
 
     if watch_fd is None:
         return
 
     def watch() -> None:
-        # The parent never writes: a read returns only at end of file (or fails).
-        with contextlib.suppress(OSError):
+        # The parent never writes: a read returns only at end of file. One that fails, or
+        # ends while the parent is still there (an experiment that closes every descriptor
+        # at import), proves nothing. The parent's descriptors close a moment before the
+        # child is handed to another parent, hence the short wait.
+        try:
             while os.read(watch_fd, 1):
                 pass
+        except OSError:
+            return
+        deadline = time.monotonic() + 2.0
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if os.getppid() == parent:
+            return
         shutil.rmtree(tmp, ignore_errors=True)
         _end_group()
 
