@@ -32,6 +32,15 @@ def main(config: Config) -> dict[str, float]:
 def smoke(config: Config) -> Config:
     return config
 """
+MINIMAL_MAIN_BODY = '    return {"score": config.lr}\n'
+
+
+def minimal_experiment(main_body: str, *, imports: str = "") -> str:
+    """:data:`MINIMAL_EXPERIMENT` with ``main``'s body replaced by ``main_body`` (indented
+    four spaces) and ``imports`` on top: an experiment whose ``main`` does what a test needs."""
+    assert MINIMAL_MAIN_BODY in MINIMAL_EXPERIMENT  # else the replacement would do nothing
+    return imports + MINIMAL_EXPERIMENT.replace(MINIMAL_MAIN_BODY, main_body)
+
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -106,6 +115,33 @@ def repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     return root
+
+
+def diverge(repo: Path, branch: str) -> None:
+    """``f.txt`` committed on main, then changed one way on a new ``branch`` and another way
+    on main, which is checked out at the end: merging or rebasing stops on a conflict."""
+    write(repo / "f.txt", "base\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", branch)
+    write(repo / "f.txt", f"{branch}\n")
+    git(repo, "commit", "-q", "-am", branch)
+    git(repo, "checkout", "-q", "main")
+    write(repo / "f.txt", "main\n")
+    git(repo, "commit", "-q", "-am", "main")
+
+
+def add_submodule(repo: Path, tmp_path: Path) -> Path:
+    """A one-commit repository ``tmp_path/lib`` added to ``repo`` as the submodule
+    ``vendor/lib`` and committed; returns the submodule's folder in ``repo``."""
+    lib = tmp_path / "lib"
+    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
+    write(lib / "lib.py", "v = 1\n")
+    git(lib, "add", "-A")
+    git(lib, "commit", "-q", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(repo, "commit", "-q", "-m", "add submodule")
+    return repo / "vendor/lib"
 
 
 def run_cli(

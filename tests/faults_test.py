@@ -283,6 +283,7 @@ def test_kills_the_moment_a_run_folder_appears_never_leave_it_without_a_record(
             deadline = time.monotonic() + TIMEOUT_S
             while not (outputs / f"run_{n}").exists() and proc.poll() is None:
                 assert time.monotonic() < deadline, "no run folder appeared"
+                time.sleep(0.001)  # polls often enough to kill within the old window
             time.sleep(rng.choice([0, 0, 0.001, 0.01]))
             proc.send_signal(signum)
             proc.communicate(timeout=TIMEOUT_S)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from gitstate_test import IGNORED, make_dirty, tree_state, user_state
 
-from conftest import git, write
+from conftest import add_submodule, git, write
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import run_git
 from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
@@ -236,14 +236,7 @@ def test_a_malformed_record_is_refused_before_git_sees_it(
 def test_a_patch_moving_a_submodule_rebuilds_the_recorded_tree(repo: Path, tmp_path: Path) -> None:
     # The tree check compares the rebuilt index with git.tree: a gitlink the patch moves
     # must land in it, although the submodule itself is not checked out.
-    lib = tmp_path / "lib"
-    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
-    write(lib / "lib.py", "v = 1\n")
-    git(lib, "add", "-A")
-    git(lib, "commit", "-q", "-m", "lib")
-    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
-    git(repo, "commit", "-q", "-m", "add submodule")
-    sub = repo / "vendor/lib"
+    sub = add_submodule(repo, tmp_path)
     write(sub / "lib.py", "v = 2\n")
     git(sub, "commit", "-q", "-am", "v2")  # the submodule moved: the pointer is dirty
     write(repo / "top.txt", "t\n")

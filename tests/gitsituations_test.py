@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import git, write
+from conftest import add_submodule, diverge, git, write
 from reprokit.errors import ReprokitError
 from reprokit.gitstate import capture
 
@@ -52,15 +52,7 @@ def test_index_lock_held_by_another_git_process(repo: Path, tmp_path: Path) -> N
 
 
 def test_rebase_stopped_on_a_conflict(repo: Path, tmp_path: Path) -> None:
-    write(repo / "f.txt", "base\n")
-    git(repo, "add", "f.txt")
-    git(repo, "commit", "-q", "-m", "base")
-    git(repo, "checkout", "-q", "-b", "topic")
-    write(repo / "f.txt", "topic\n")
-    git(repo, "commit", "-q", "-am", "topic")
-    git(repo, "checkout", "-q", "main")
-    write(repo / "f.txt", "main\n")
-    git(repo, "commit", "-q", "-am", "main")
+    diverge(repo, "topic")
     git(repo, "checkout", "-q", "topic")
     proc = subprocess.run(["git", "rebase", "main"], cwd=repo, capture_output=True)
     assert proc.returncode != 0  # stopped on the conflict, HEAD detached
@@ -73,13 +65,7 @@ def test_rebase_stopped_on_a_conflict(repo: Path, tmp_path: Path) -> None:
 def test_submodule_with_uncommitted_changes_is_named_in_a_warning(
     repo: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    lib = tmp_path / "lib"
-    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
-    write(lib / "lib.py", "v = 1\n")
-    git(lib, "add", "-A")
-    git(lib, "commit", "-q", "-m", "lib")
-    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
-    git(repo, "commit", "-q", "-m", "add submodule")
+    add_submodule(repo, tmp_path)
     _capture(repo, tmp_path)
     assert "submodule" not in capfd.readouterr().err  # clean: nothing to say
     write(repo / "vendor/lib/lib.py", "v = 2\n")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import git, write
+from conftest import add_submodule, diverge, git, write
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import GitError, git_toplevel, run_git
 from reprokit.gitstate import capture
@@ -193,14 +193,7 @@ def test_detached_head_and_subfolder_cwd(repo: Path, tmp_path: Path) -> None:
 
 
 def test_submodule_recorded_by_path_and_commit(repo: Path, tmp_path: Path) -> None:
-    lib = tmp_path / "lib"
-    git(tmp_path, "init", "-q", "-b", "main", "--template=", str(lib))
-    write(lib / "lib.py", "v = 1\n")
-    git(lib, "add", "-A")
-    git(lib, "commit", "-q", "-m", "lib")
-    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
-    git(repo, "commit", "-q", "-m", "add submodule")
-    sub = repo / "vendor/lib"
+    sub = add_submodule(repo, tmp_path)
     pinned = git(sub, "rev-parse", "HEAD").strip()
     write(sub / "lib.py", "v = 2  # dirty inside the submodule: not snapshotted\n")
     write(repo / "top.txt", "t\n")
@@ -345,15 +338,7 @@ def test_embedded_repo_and_rerun_of_a_stale_run_id(repo: Path, tmp_path: Path) -
 
 
 def test_merge_conflict_and_linked_worktree(repo: Path, tmp_path: Path) -> None:
-    write(repo / "f.txt", "base\n")
-    git(repo, "add", "f.txt")
-    git(repo, "commit", "-q", "-m", "f")
-    git(repo, "checkout", "-q", "-b", "other")
-    write(repo / "f.txt", "theirs\n")
-    git(repo, "commit", "-q", "-am", "theirs")
-    git(repo, "checkout", "-q", "main")
-    write(repo / "f.txt", "ours\n")
-    git(repo, "commit", "-q", "-am", "ours")
+    diverge(repo, "other")
     subprocess.run(["git", "merge", "-q", "other"], cwd=repo, capture_output=True)
     before = user_state(repo)
 

@@ -8,38 +8,20 @@ import math
 import re
 from pathlib import Path
 
-from conftest import git, run_cli, write
+from conftest import git, minimal_experiment, run_cli, write
 from reprokit import diffruns, verify
 from reprokit.stats import as_float
 
 EXP = "experiments/toy/base_01_01.py"
 # The loss comes from the environment, so one commit gives an original and a replay that
 # differ only where the test wants them to.
-NONFINITE = """
-import os
-from dataclasses import dataclass
-
-import reprokit
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 0.1
-
-
-config = Config()
-
-
-def main(config: Config) -> dict[str, float]:
-    loss = float(os.environ.get("RK_LOSS", "inf"))
-    reprokit.log(step=0, loss=loss, acc=float("nan"))
-    reprokit.log(step=1, loss=loss, acc=float("nan"))
-    return {"loss": loss, "acc": float("nan"), "big": 2**70}
-
-
-def smoke(config: Config) -> Config:
-    return config
-"""
+NONFINITE = minimal_experiment(
+    '    loss = float(os.environ.get("RK_LOSS", "inf"))\n'
+    '    reprokit.log(step=0, loss=loss, acc=float("nan"))\n'
+    '    reprokit.log(step=1, loss=loss, acc=float("nan"))\n'
+    '    return {"loss": loss, "acc": float("nan"), "big": 2**70}\n',
+    imports="import os\n\nimport reprokit\n",
+)
 
 
 def _project(repo: Path) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import reprokit
 from conftest import git, run_cli, write
 from reprokit import replayprep, store
 from reprokit.cli import main
@@ -523,7 +524,8 @@ def test_gated_child_runs_only_once_the_gate_opens(tmp_path: Path, go: bool) -> 
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert err == ""
-    assert out.startswith("reprokit ") if go else out == ""
+    # Opened, the child runs (and prints the version); closed unopened, nothing runs.
+    assert out == (f"reprokit {reprokit.__version__}\n" if go else "")
 
 
 def test_child_environment_applies_the_recorded_variables() -> None:

@@ -287,6 +287,15 @@ def test_recorded_torch_settings_are_bounded() -> None:
 # --- paths --------------------------------------------------------------------------
 
 
+def _launch_with_link_out(repo: Path, target: Path) -> None:
+    """Commit ``link_out``, a link to the folder ``target`` outside the repository, and
+    launch again (run_2): its snapshot holds the link."""
+    (repo / "link_out").symlink_to(target, target_is_directory=True)
+    git(repo, "add", "link_out")
+    git(repo, "commit", "-q", "-m", "a link")
+    assert run_cli(repo, "launch", EXP, "--no-check").returncode == 0
+
+
 @pytest.mark.parametrize("cwd", ["../planted", "/tmp", "link_out"])
 def test_a_recorded_cwd_outside_the_worktree_is_refused(
     launched: Path,
@@ -301,10 +310,7 @@ def test_a_recorded_cwd_outside_the_worktree_is_refused(
     marker = tmp_path / "PWNED"
     write(tmpdir_here / "planted" / "json.py", f"open({str(marker)!r}, 'w').write('ran')\n")
     # `link_out`: a folder of the snapshot that is a link to the planted folder.
-    (repo / "link_out").symlink_to(tmpdir_here / "planted", target_is_directory=True)
-    git(repo, "add", "link_out")
-    git(repo, "commit", "-q", "-m", "a link")
-    assert run_cli(repo, "launch", EXP, "--no-check").returncode == 0
+    _launch_with_link_out(repo, tmpdir_here / "planted")
     _edit(repo, "run_2", replay={"cwd": cwd, "rebuild": "ref", "source_path": "outputs/run_1"})
 
     code, err = _replay(repo, monkeypatch, capfd, "run_2")
@@ -332,10 +338,7 @@ def test_a_skipped_untracked_path_never_links_outside_the_worktree(
     repo = launched
     outside = tmpdir_here / "outside"
     outside.mkdir()
-    (repo / "link_out").symlink_to(outside, target_is_directory=True)
-    git(repo, "add", "link_out")
-    git(repo, "commit", "-q", "-m", "a link")
-    assert run_cli(repo, "launch", EXP, "--no-check").returncode == 0
+    _launch_with_link_out(repo, outside)
     write(tmp_path / "evil", "the user's file\n")  # what `../evil` names from the repository
     entry = {"path": path, "size": 16, "reason": "size", "sha256": None}
     _edit(repo, "run_2", git__skipped_untracked=[entry])
@@ -459,15 +462,21 @@ def test_configured_fd_and_ext_remotes_neither_hang_nor_run(
     _no_leftovers(repo, tmpdir_here)
 
 
+def _slow_remote(repo: Path, tmp_path: Path, delay: str) -> None:
+    """A configured remote ``slow`` (a bare clone) whose server waits ``delay`` seconds
+    before it answers, and run_1's snapshot gone from this repository: fetched from there."""
+    bare = tmp_path / "slow.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(repo, "remote", "add", "slow", str(bare))
+    git(repo, "config", "remote.slow.uploadpack", f"sleep {delay}; git-upload-pack")
+    _drop_snapshot(repo, "run_1")
+
+
 def test_a_fetch_that_does_not_answer_is_stopped(
     launched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = launched
-    bare = tmp_path / "slow.git"
-    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    git(repo, "remote", "add", "slow", str(bare))
-    git(repo, "config", "remote.slow.uploadpack", "sleep 60; git-upload-pack")
-    _drop_snapshot(repo, "run_1")
+    _slow_remote(repo, tmp_path, "60")
     run = repo / "outputs" / "run_1"
     (run / "diff.patch").unlink()
     monkeypatch.setattr(gitrestore, "FETCH_TIMEOUT_S", 1.0)
@@ -707,6 +716,13 @@ def test_diff_code_fetches_only_from_configured_remotes(
     assert main(["diff", "run_1", "run_2", "--code"]) == 0
 
 
+def _link_instead(run: Path, target: Path, *names: str) -> None:
+    """Replace the files ``names`` of the run folder ``run`` by links to ``target``."""
+    for name in names:
+        (run / name).unlink()
+        (run / name).symlink_to(target)
+
+
 def test_links_out_of_the_run_folder_are_neither_read_nor_copied(
     launched: Path,
     tmpdir_here: Path,
@@ -718,8 +734,7 @@ def test_links_out_of_the_run_folder_are_neither_read_nor_copied(
     secret = tmp_path / "id_ed25519"
     secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
     run = repo / "outputs" / "run_1"
-    (run / "diff.patch").unlink()
-    (run / "diff.patch").symlink_to(secret)
+    _link_instead(run, secret, "diff.patch")
 
     # The snapshot ref is here, so the patch is not needed: the replay runs, and the
     # linked file is not copied into its run folder.
@@ -730,8 +745,7 @@ def test_links_out_of_the_run_folder_are_neither_read_nor_copied(
         p.read_bytes() for p in (repo / "outputs" / "run_2").iterdir() if p.is_file()
     )
 
-    (run / "config.yaml").unlink()
-    (run / "config.yaml").symlink_to(secret)
+    _link_instead(run, secret, "config.yaml")
     code, err = _replay(repo, monkeypatch, capfd, "run_1")
     assert code == 1
     assert "config.yaml is a link to a file outside the run folder" in err
@@ -764,11 +778,7 @@ def test_the_index_never_copies_a_file_a_run_folder_links_to(
     repo = launched
     secret = tmp_path / "secrets.yaml"
     secret.write_text("api_token: s3cr3t-value\n")
-    run = repo / "outputs" / "run_1"
-    (run / "config.yaml").unlink()
-    (run / "config.yaml").symlink_to(secret)
-    (run / "diff.patch").unlink()
-    (run / "diff.patch").symlink_to(secret)
+    _link_instead(repo / "outputs" / "run_1", secret, "config.yaml", "diff.patch")
     monkeypatch.chdir(repo)
     assert main(["runs", "--all", "--format", "json"]) == 0
     assert "s3cr3t" not in capfd.readouterr().out
@@ -793,11 +803,7 @@ def test_a_replay_stopped_while_fetching_leaves_nothing_behind(
     launched: Path, tmpdir_here: Path, tmp_path: Path
 ) -> None:
     repo = launched
-    bare = tmp_path / "slow.git"
-    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    git(repo, "remote", "add", "slow", str(bare))
-    git(repo, "config", "remote.slow.uploadpack", "sleep 61.25; git-upload-pack")
-    _drop_snapshot(repo, "run_1")
+    _slow_remote(repo, tmp_path, "61.25")
     proc = subprocess.Popen(
         [sys.executable, "-m", "reprokit", "replay", "run_1"],
         cwd=repo,

@@ -22,32 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli, write
+from conftest import git, minimal_experiment, run_cli, write
 
 EXP = "experiments/toy/base_01_01.py"
-EXPERIMENT = """
-import os
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 0.1
-
-
-config = Config()
-
-
-def main(config: Config) -> dict[str, float]:
-    print("training")
-    if os.environ.get("FAIL_WITH"):
-        raise RuntimeError("cannot reach " + os.environ["FAIL_WITH"])
-    return {"score": config.lr}
-
-
-def smoke(config: Config) -> Config:
-    return config
-"""
+EXPERIMENT = minimal_experiment(
+    '    print("training")\n'
+    '    if os.environ.get("FAIL_WITH"):\n'
+    '        raise RuntimeError("cannot reach " + os.environ["FAIL_WITH"])\n'
+    '    return {"score": config.lr}\n',
+    imports="import os\n",
+)
 
 # Fake credentials with a unique marker each, in real shapes where a shape is the point.
 GH_NOTE = "ghp_" + "NOTEmark1" * 4

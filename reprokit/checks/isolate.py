@@ -11,6 +11,13 @@ files left, skipping those that import the stuck file (they would hang the same 
 
 Only files whose results are not cached get here, so the warm path starts no child, and
 the cold path pays one interpreter start (~50 ms) for any number of files.
+
+The child runs in its own session (a Ctrl-C at the terminal must reach reprokit, not the
+experiment), so nothing ends it but reprokit: a SIGTERM or SIGHUP to ``reprokit check``, to
+a launch during its checks or to the commit hook once left it running forever with its
+temporary folder. SIGTERM and SIGHUP now unwind like Ctrl-C through the clean-up, and the
+child ends itself and its group when the parent dies (even by SIGKILL): see
+:func:`_die_with_parent`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +72,18 @@ def check_in_child(
     ``imports_of(rel)`` is every project file (root-relative) importing ``rel`` executes,
     itself included: a file that imports the one a job was stuck in is not tried again.
     """
+    from reprokit import liverun
+
+    with liverun.sigterm_unwinds():
+        return _check_all(jobs, settings, extra_sys_path, imports_of)
+
+
+def _check_all(
+    jobs: Sequence[Job],
+    settings: Settings,
+    extra_sys_path: Sequence[Path],
+    imports_of: Callable[[str], set[str]],
+) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     todo = list(range(len(jobs)))
     while todo:
@@ -104,24 +124,19 @@ def _run_child(
 ) -> tuple[dict[int, Outcome], tuple[int, str] | None]:
     """One child over ``jobs``: the outcomes it finished, and (index, phase and stack dump)
     of the job it was stuck in, if any."""
-    root = settings.root
-    with tempfile.TemporaryDirectory(prefix="reprokit-check-") as tmp:
+    from reprokit import liverun
+
+    tmp = tempfile.mkdtemp(prefix="reprokit-check-")
+    proc: subprocess.Popen[bytes] | None = None
+    pipe: tuple[int, int] | None = None  # the child's parent-death pipe (read, write)
+    crash, crashed = "", False
+    try:
         request, dump = os.path.join(tmp, "request.json"), os.path.join(tmp, "dump.txt")
         errors = os.path.join(tmp, "stderr.txt")
-        with open(request, "w", encoding="utf-8") as f:
-            json.dump(
-                {
-                    "settings": _settings_data(settings),
-                    # The root first, as `python -c 'import experiments...'` there sees it;
-                    # the rest is the child interpreter's own path (site-packages,
-                    # PYTHONPATH), not what this process added (pytest's rootdir once
-                    # shadowed the project's `experiments`).
-                    "sys_path": [str(root), *(str(p) for p in extra_sys_path)],
-                    "jobs": [[str(j.path), j.module, j.is_base] for j in jobs],
-                    "dump": dump,
-                },
-                f,
-            )
+        # Only the child gets the read end; the write end stays here, non-inheritable
+        # (PEP 446), so the child sees end of file exactly when this process is gone.
+        pipe = os.pipe() if os.name == "posix" else None
+        _write_request(request, jobs, settings, extra_sys_path, dump, pipe[0] if pipe else None)
         with open(errors, "wb") as err:
             # -P: the working directory must not shadow reprokit itself in the child.
             # stdin is /dev/null: an experiment reading it at import gets end of file
@@ -132,17 +147,52 @@ def _run_child(
                 stdout=subprocess.PIPE,
                 stderr=err,
                 start_new_session=True,
+                pass_fds=pipe[:1] if pipe else (),
             )
-            try:
-                done, stuck = _watch(proc, jobs, settings.check_timeout, dump, root)
-            finally:
+            done, stuck = _watch(proc, jobs, settings.check_timeout, dump, settings.root)
+        # The child ended in the middle of a file: a segfault in an extension module,
+        # os._exit at import. That file gets a finding; the others a fresh child.
+        crashed = stuck is None and len(done) < len(jobs)
+    finally:
+        # A second Ctrl-C or SIGTERM here would stop the clean-up half-way.
+        with liverun.signals_ignored():
+            if proc is not None:
                 _kill_group(proc)
-        if stuck is None and len(done) < len(jobs):
-            # The child ended in the middle of a file: a segfault in an extension module,
-            # os._exit at import. That file gets a finding; the others a fresh child.
-            tail = "\n".join(_read_text(errors).strip().splitlines()[-5:])
-            stuck = (len(done), f"{_CRASHED}{proc.returncode}\n{tail}")
+            for fd in pipe or ():
+                os.close(fd)
+            if crashed and proc is not None:
+                tail = "\n".join(_read_text(errors).strip().splitlines()[-5:])
+                crash = f"{_CRASHED}{proc.returncode}\n{tail}"
+            shutil.rmtree(tmp, ignore_errors=True)
+    if crashed:
+        stuck = (len(done), crash)
     return done, stuck
+
+
+def _write_request(
+    request: str,
+    jobs: Sequence[Job],
+    settings: Settings,
+    extra_sys_path: Sequence[Path],
+    dump: str,
+    watch_fd: int | None,
+) -> None:
+    with open(request, "w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "settings": _settings_data(settings),
+                # The root first, as `python -c 'import experiments...'` there sees it;
+                # the rest is the child interpreter's own path (site-packages,
+                # PYTHONPATH), not what this process added (pytest's rootdir once
+                # shadowed the project's `experiments`).
+                "sys_path": [str(settings.root), *(str(p) for p in extra_sys_path)],
+                "jobs": [[str(j.path), j.module, j.is_base] for j in jobs],
+                "dump": dump,
+                "watch_fd": watch_fd,
+                "parent": os.getpid(),
+            },
+            f,
+        )
 
 
 _CRASHED = "crashed: "
@@ -184,6 +234,11 @@ def _watch(
         report = json.loads(line)
         found = [Finding.from_json(f, root) for f in report["findings"]]
         done[int(report["done"])] = Outcome(found, bool(report["cacheable"]))
+        if len(done) == len(jobs):
+            # Every job reported: the child's exit is not waited for. A non-daemon thread
+            # started at import, a slow atexit or CUDA teardown kept it alive past the
+            # timeout, which then read as a job after the last one (an IndexError).
+            return done, None
         started = time.monotonic()
 
 
@@ -311,6 +366,7 @@ def child(request_path: str) -> None:
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
+    _die_with_parent(request["watch_fd"], request["parent"], os.path.dirname(request_path))
     raw = request["settings"]
     fields: dict[str, Any] = {k: Path(v) if k in _PATH_FIELDS else v for k, v in raw.items()}
     settings = Settings(**fields)
@@ -335,6 +391,55 @@ def child(request_path: str) -> None:
 
 
 _PATH_FIELDS = frozenset(("root", "experiments", "outputs"))
+
+
+def _die_with_parent(watch_fd: int | None, parent: int, tmp: str) -> None:
+    """End this child, and its process group, as soon as the parent (pid ``parent``) is gone.
+
+    The child sits in its own session, so a parent killed without unwinding (SIGKILL, the
+    OOM killer) once left it, and whatever the experiment started, running forever. A
+    thread blocks on a pipe whose only write end the parent holds: it sees end of file
+    whatever ended the parent, on any POSIX system, and then removes the temporary folder
+    ``tmp`` (the parent's clean-up never ran) and kills the whole group.
+
+    Linux's ``PR_SET_PDEATHSIG`` was tried as well and left out: the kernel's SIGKILL
+    reaches the child itself a moment after the pipe closes, before this thread can end
+    the group, so what the experiment started survived (the test saw it every time). What
+    this thread cannot handle is an import stuck in one long C call that holds the GIL:
+    the child then ends when that call returns.
+    """
+    import threading
+    import time
+
+    if watch_fd is None:
+        return
+
+    def watch() -> None:
+        # The parent never writes: a read returns only at end of file. One that fails, or
+        # ends while the parent is still there (an experiment that closes every descriptor
+        # at import), proves nothing. The parent's descriptors close a moment before the
+        # child is handed to another parent, hence the short wait.
+        try:
+            while os.read(watch_fd, 1):
+                pass
+        except OSError:
+            return
+        deadline = time.monotonic() + 2.0
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if os.getppid() == parent:
+            return
+        shutil.rmtree(tmp, ignore_errors=True)
+        _end_group()
+
+    threading.Thread(target=watch, name="reprokit-parent-watch", daemon=True).start()
+
+
+def _end_group() -> None:
+    """SIGKILL this process's group when it leads one (the child does), else just exit."""
+    if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(1)
 
 
 def _check_one(
