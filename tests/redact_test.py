@@ -138,7 +138,9 @@ def test_scrubbing_a_long_text_stays_linear() -> None:
     # Quoted values are searched for their closing quote within 1 KiB only.
     quotes = "password='" * 6_000
     assert redact.scrub_text(quotes) == "password='<redacted>'" * 3_000
-    assert time.perf_counter() - start < 2.0  # unbounded, the scheme took ~15 s and the names ~45 s
+    # A guard against a catastrophic (quadratic) pattern, not a speed claim: unbounded, the
+    # scheme took ~15 s and the names ~45 s; bench/bench_redact.py measures the real cost.
+    assert time.perf_counter() - start < 10.0
 
 
 def test_private_key_block_is_scrubbed() -> None:
@@ -359,21 +361,3 @@ def test_the_whole_file_is_searched() -> None:
     for secret in (f"HF = '{HF}'\n".encode(), f"WANDB_API_KEY={WANDB}\n".encode()):
         assert redact.secret_content(filler + secret, "late.py") is not None
         assert redact.secret_content(filler + secret[:-20], "late.py") is None
-
-
-def test_checking_a_file_costs_milliseconds_per_mib() -> None:
-    import time
-    from pathlib import Path
-
-    # reprokit's own sources are full of the literals every rule starts from.
-    sources = b"".join(p.read_bytes() for p in sorted(Path(redact.__file__).parent.glob("*.py")))
-    data = (sources * (2**20 // len(sources) + 1))[: 2**20]
-    data = data.replace(b"://", b":/")  # its docstrings show URLs with passwords
-    redact.secret_content(data, "x.py")
-    start = time.perf_counter()
-    for _ in range(4):
-        redact.secret_content(data, "x.py")
-        redact.secret_content(data, "x.txt")
-    # ~10-25 ms a MiB measured (more under load); one regex over every position of the
-    # text took 60-130 ms a MiB, and every untracked file up to the size cap is searched.
-    assert (time.perf_counter() - start) / 8 < 0.2
