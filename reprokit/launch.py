@@ -235,7 +235,10 @@ def launch(
     # id it writes only unreferenced objects (the tree of a temporary index); the commit
     # and its ref wait for the run id, after the checks.
     git_started = _start_git(settings, git_from)
-    env_probe = Background(environment.capture)
+    # The variables as the user launched: libraries set their own while the experiment
+    # imports (scikit-learn sets KMP_INIT_AT_FORK), and a probe reading os.environ later
+    # recorded them or not depending on which thread came first.
+    env_probe = Background(environment.capture, dict(os.environ))
     hw_probe = Background(_hardware)
     signals = liverun.RunSignals()
     try:

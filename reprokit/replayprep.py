@@ -87,6 +87,9 @@ _DISTRIBUTED = frozenset(
 _PROBE_MARKER = "REPROKIT-PROBE:"
 # Re-hashing a skipped untracked file costs ~1 s per GiB; past this only sizes are compared.
 _REHASH_LIMIT = 1024**3
+# How much of a linked file is searched for credentials (launch searches up to its size
+# cap, 10 MiB by default; a skipped file is larger, and is read into memory for this).
+_SECRET_SCAN_LIMIT = 64 * 1024**2
 
 _BOOTSTRAP = """\
 import importlib.util, os, sys
@@ -325,11 +328,8 @@ def _looks_secret(source: Path, rel: str) -> bool:
     """Whether the secret rules of launch (:mod:`reprokit.redact`) match this file here."""
     if redact.secret_file_name(rel):
         return True
-    try:
-        with source.open("rb") as f:
-            return redact.secret_content(f.read(redact.CONTENT_SAMPLE)) is not None
-    except OSError:
-        return False
+    # A folder or an unreadable file holds no content the rules could match.
+    return source.is_file() and redact.secret_file_content(source, _SECRET_SCAN_LIMIT) is not None
 
 
 def _link_one(
