@@ -441,6 +441,13 @@ def _git_retry(
 
 # How long a stopped set-up waits for its probes (and a second git capture) to finish.
 _SETUP_GRACE_S = 10.0
+# How long it waits for the first git capture before starting the second one anyway. The
+# Ctrl-C that killed the capture's git may leave a process git started (a hook that
+# ignores or dodges the signal) holding git's output pipe: the first capture then waits
+# for that process, not for git, and a second one that waited for it never started (the
+# record said `git: null` after the whole grace, under load, when the Ctrl-C landed as the
+# fsmonitor hook forked).
+_FIRST_CAPTURE_WAIT_S = 2.0
 
 
 def _finish_probes(
@@ -460,18 +467,63 @@ def _finish_probes(
     for key, probe in probes.items():
         if record.data.get(key) is not None:
             continue
-        if probe.wait(max(0.0, deadline - time.monotonic())):
-            with contextlib.suppress(Exception):
-                record.set(**{key: probe.result()})
-                continue
-            if key == "git" and git_retry is not None:
-                again = Background(git_retry)
-                if again.wait(max(0.0, deadline - time.monotonic())):
-                    with contextlib.suppress(Exception):
-                        record.set(git=again.result())
-                        continue
-        missing.append(key)
+        if key == "git" and git_retry is not None:
+            found = _finish_git(record, probe, git_retry, deadline)
+        else:
+            found = _take(record, key, probe, deadline)
+        if not found:
+            missing.append(key)
     return missing
+
+
+def _take(record: liverun.LiveRecord, key: str, probe: Background[Any], by: float) -> bool:
+    """Record ``key`` from ``probe`` if it ends (without error) before the time ``by``."""
+    if probe.wait(max(0.0, by - time.monotonic())):
+        with contextlib.suppress(Exception):
+            record.set(**{key: probe.result()})
+            return True
+    return False
+
+
+def _finish_git(
+    record: liverun.LiveRecord,
+    first: Background[Any],
+    retry: Callable[[], dict[str, Any] | None],
+    deadline: float,
+) -> bool:
+    """The git state of a set-up stopped by Ctrl-C: the first capture's, else a second
+    capture's, started when the first failed or has not ended within
+    :data:`_FIRST_CAPTURE_WAIT_S`."""
+    if _take(record, "git", first, min(deadline, time.monotonic() + _FIRST_CAPTURE_WAIT_S)):
+        return True
+    again = Background(retry)
+    if not _take(record, "git", again, deadline):
+        return False
+    if first.wait(0) and _succeeded(first):
+        # Both made a snapshot under the run's ref (the first was slow, not killed): the
+        # record names the one the ref points to now.
+        record.set(git=_ref_holder(first.result(), record.data["git"]))
+    return True
+
+
+def _succeeded(job: Background[Any]) -> bool:
+    try:
+        return job.result() is not None
+    except Exception:
+        return False
+
+
+def _ref_holder(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Of two captures of one run, the one whose snapshot its ref names."""
+    from reprokit.gitcmd import run_git
+
+    ref = second.get("snapshot_ref")
+    with contextlib.suppress(Exception):
+        top = Path.cwd()
+        now = run_git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=top, check=False)
+        if now.decode().strip() == first.get("snapshot") and ref == first.get("snapshot_ref"):
+            return first
+    return second
 
 
 def _finalize(
