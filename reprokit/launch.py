@@ -385,16 +385,7 @@ def _run_main(c: _Claimed) -> int:
             ready = _prepare(c, record, git_probe, ending)
         except BaseException as e:
             signals.hold()
-            ending.outcome = liverun.outcome_of(e, c.run_dir, during_setup=True)
-            probes: dict[str, Background[Any]] = {
-                "git": git_probe,
-                "environment": c.env_probe,
-                "hardware": c.hw_probe,
-            }
-            retry = _git_retry(c.settings, c.run_id, c.run_dir, label, c.options.git_from, e)
-            missing = _finish_probes(record, probes, retry)
-            if missing and isinstance(ending.outcome.get("error"), dict):
-                ending.outcome["error"]["missing"] = missing
+            _setup_failed(c, record, git_probe, label, e, ending)
             raise
         try:
             ending.result = ready.main(ready.config)
@@ -414,6 +405,30 @@ def _run_main(c: _Claimed) -> int:
     finally:
         outcome = _wind_up(c, record, heartbeat, tee, ending)
     return int(outcome["exit_code"])
+
+
+def _setup_failed(
+    c: _Claimed,
+    record: liverun.LiveRecord,
+    git_probe: Background[Any],
+    label: str,
+    error: BaseException,
+    ending: _Ending,
+) -> None:
+    """Set the outcome of a set-up that raised, then record what the probes captured."""
+    ending.outcome = outcome = liverun.outcome_of(error, c.run_dir, during_setup=True)
+    probes: dict[str, Background[Any]] = {
+        "git": git_probe,
+        "environment": c.env_probe,
+        "hardware": c.hw_probe,
+    }
+    retry = _git_retry(c.settings, c.run_id, c.run_dir, label, c.options.git_from, error)
+    # A terminal's Ctrl-C (SIGINT) hits the whole process group: the first capture's git
+    # is dead, and waiting long for it only waits for what holds its pipe.
+    first_wait = _FIRST_CAPTURE_WAIT_S if type(error) is KeyboardInterrupt else None
+    missing = _finish_probes(record, probes, retry, c.settings.root, first_wait)
+    if missing and isinstance(outcome.get("error"), dict):
+        outcome["error"]["missing"] = missing
 
 
 class _Ready(NamedTuple):
@@ -549,12 +564,12 @@ def _git_retry(
 
 # How long a stopped set-up waits for its probes (and a second git capture) to finish.
 _SETUP_GRACE_S = 10.0
-# How long it waits for the first git capture before starting the second one anyway. The
-# Ctrl-C that killed the capture's git may leave a process git started (a hook that
-# ignores or dodges the signal) holding git's output pipe: the first capture then waits
-# for that process, not for git, and a second one that waited for it never started (the
-# record said `git: null` after the whole grace, under load, when the Ctrl-C landed as the
-# fsmonitor hook forked).
+# After a Ctrl-C, how long it waits for the first git capture before starting the second
+# one anyway. The Ctrl-C that killed the capture's git may leave a process git started (a
+# hook that ignores or dodges the signal) holding git's output pipe: the first capture then
+# waits for that process, not for git, and a second one that waited for it never started
+# (the record said `git: null` after the whole grace, under load, when the Ctrl-C landed
+# as the fsmonitor hook forked).
 _FIRST_CAPTURE_WAIT_S = 2.0
 
 
@@ -562,13 +577,16 @@ def _finish_probes(
     record: liverun.LiveRecord,
     probes: dict[str, Background[Any]],
     git_retry: Callable[[], dict[str, Any] | None] | None,
+    root: Path,
+    first_wait: float | None = None,
 ) -> list[str]:
     """After a failed or interrupted set-up: record what the probes captured (never leave
     the snapshot half-made); the keys that could not be captured.
 
     Signals are held meanwhile (a second Ctrl-C once interrupted the temp index's removal
     and left the record without its git state); the wait is bounded instead, so a hung
-    probe costs at most :data:`_SETUP_GRACE_S` seconds.
+    probe costs at most :data:`_SETUP_GRACE_S` seconds. ``first_wait``: how long the first
+    git capture is waited for before the second starts (by default, until it ends).
     """
     deadline = time.monotonic() + _SETUP_GRACE_S
     missing = []
@@ -576,7 +594,7 @@ def _finish_probes(
         if record.data.get(key) is not None:
             continue
         if key == "git" and git_retry is not None:
-            found = _finish_git(record, probe, git_retry, deadline)
+            found = _finish_git(record, probe, git_retry, (first_wait, deadline), root)
         else:
             found = _take(record, key, probe, deadline)
         if not found:
@@ -597,20 +615,23 @@ def _finish_git(
     record: liverun.LiveRecord,
     first: Background[Any],
     retry: Callable[[], dict[str, Any] | None],
-    deadline: float,
+    times: tuple[float | None, float],
+    root: Path,
 ) -> bool:
-    """The git state of a set-up stopped by Ctrl-C: the first capture's, else a second
-    capture's, started when the first failed or has not ended within
-    :data:`_FIRST_CAPTURE_WAIT_S`."""
-    if _take(record, "git", first, min(deadline, time.monotonic() + _FIRST_CAPTURE_WAIT_S)):
+    """The git state of a set-up stopped by Ctrl-C or SIGTERM: the first capture's, else a
+    second capture's, started when the first failed or has not ended within ``times[0]``
+    seconds (None: the deadline ``times[1]``)."""
+    first_wait, deadline = times
+    first_by = deadline if first_wait is None else time.monotonic() + first_wait
+    if _take(record, "git", first, min(deadline, first_by)):
         return True
     again = Background(retry)
     if not _take(record, "git", again, deadline):
         return False
     if first.wait(0) and _succeeded(first):
-        # Both made a snapshot under the run's ref (the first was slow, not killed): the
-        # record names the one the ref points to now.
-        record.set(git=_ref_holder(first.result(), record.data["git"]))
+        # Both made a snapshot under the run's ref (the first was slow, not killed: a
+        # `kill -INT` of this process alone): the record names the one the ref names now.
+        record.set(git=_ref_holder(first.result(), record.data["git"], root))
     return True
 
 
@@ -621,14 +642,13 @@ def _succeeded(job: Background[Any]) -> bool:
         return False
 
 
-def _ref_holder(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+def _ref_holder(first: dict[str, Any], second: dict[str, Any], root: Path) -> dict[str, Any]:
     """Of two captures of one run, the one whose snapshot its ref names."""
     from reprokit.gitcmd import run_git
 
     ref = second.get("snapshot_ref")
     with contextlib.suppress(Exception):
-        top = Path.cwd()
-        now = run_git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=top, check=False)
+        now = run_git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=root, check=False)
         if now.decode().strip() == first.get("snapshot") and ref == first.get("snapshot_ref"):
             return first
     return second
