@@ -242,6 +242,47 @@ def test_a_ctrl_c_that_kills_the_git_capture_still_records_the_git_state(
     assert git(repo, "rev-parse", rec["git"]["snapshot_ref"]).strip() == rec["git"]["snapshot"]
 
 
+# As FSMONITOR_HOOK, but what the hook waits in survives the Ctrl-C (ignores SIGINT) and
+# keeps git's output pipe open after git itself died: what a Ctrl-C landing as the hook
+# forks leaves. Until the test's `release`, at most 60 s.
+SURVIVING_HOOK = """#!/bin/sh
+if [ ! -e "$HOOK_MARK" ]; then
+  touch "$HOOK_MARK"
+  (trap '' INT; n=0; while [ ! -e release ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done)
+fi
+exit 1
+"""
+
+
+def test_a_ctrl_c_whose_git_capture_hangs_on_a_surviving_hook_still_records_the_git_state(
+    repo: Path, tmp_path: Path
+) -> None:
+    # The first capture waited for the survivor (not for git, which was dead), and the
+    # second capture waited for the first: the record said git: null after the whole
+    # 10 s grace (flaky under load). Now the second starts after a short wait.
+    exp = _exp(repo, "plain", SLOW_IMPORT)
+    hook = write(tmp_path / "fsmonitor.sh", SURVIVING_HOOK)
+    hook.chmod(0o755)
+    git(repo, "config", "core.fsmonitor", str(hook))
+    mark = tmp_path / "hook-started"
+    env = {**os.environ, "HOOK_MARK": str(mark)}
+    proc = _popen(repo, exp, start_new_session=True, env=env)
+    try:
+        _wait_for(mark, proc)
+        _wait_for(repo / "outputs/run_1/run.json", proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+    finally:
+        (repo / "release").touch()
+        proc.kill()
+    assert proc.returncode == 130, err
+    rec = _record(repo)
+    assert rec["status"] == "interrupted" and "missing" not in rec["error"], err
+    assert isinstance(rec["git"], dict), err
+    assert git(repo, "rev-parse", rec["git"]["snapshot_ref"]).strip() == rec["git"]["snapshot"]
+    assert rec["duration_s"] < 9, rec["duration_s"]  # not the whole grace
+
+
 def test_a_run_folder_without_run_json_is_listed_shown_and_refused_as_incomplete(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
