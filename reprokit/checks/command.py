@@ -6,10 +6,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reprokit import experiment, naming
 from reprokit.checks.findings import Finding, format_finding, summary_line
 from reprokit.checks.runner import CheckResult, run_checks
 from reprokit.errors import ReprokitError
+from reprokit.experiments import discovery, naming
 from reprokit.settings import Settings
 
 
@@ -24,12 +24,12 @@ def collect_targets(paths: Sequence[Path], settings: Settings) -> list[Path]:
         if not settings.experiments.is_dir():
             return []
         # settings.experiments is already resolved; resolving 1,000 paths costs ~90 ms.
-        return experiment.iter_experiment_paths(settings.experiments)
+        return discovery.iter_experiment_paths(settings.experiments)
     found: dict[Path, None] = {}
     for given in paths:
         path = (Path.cwd() / given).resolve()
         if path.is_dir():
-            for p in experiment.iter_experiment_paths(path):
+            for p in discovery.iter_experiment_paths(path):
                 if p.is_relative_to(settings.experiments):
                     found[p] = None
         elif path.is_file():
