@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit import stats
-from reprokit.analysis.blame import Ablation, Change, Step
+from reprokit.analysis.blame_steps import Ablation, Change, Step
 from reprokit.analysis.blame_targets import load_chain_records
 from reprokit.analysis.evidence import metric_value
 from reprokit.config import codec

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from reprokit.tables import format_config_value, format_mean, plural, render_table
 
 if TYPE_CHECKING:
-    from reprokit.analysis.blame import Step
+    from reprokit.analysis.blame_steps import Step
     from reprokit.analysis.codestates import CodeState
 
 

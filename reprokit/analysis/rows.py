@@ -241,16 +241,9 @@ def _latest_replays(rows: Sequence[Any]) -> dict[str, tuple[str, str | None]]:
         latest[original] = (
             index.number(r["num"]),
             r["id"],
-            replay_verdict(json.loads(r["record"])),
+            store.replay_verdict(json.loads(r["record"])),
         )
     return {original: (rid, verdict) for original, (_, rid, verdict) in latest.items()}
-
-
-def replay_verdict(record: dict[str, Any]) -> str | None:
-    """A replay record's verify verdict (``match``/``mismatch``), None when unverified."""
-    replay = record.get("replay")
-    checked = replay.get("verify") if isinstance(replay, dict) else None
-    return str(checked["verdict"]) if isinstance(checked, dict) and checked.get("verdict") else None
 
 
 def light_record(row: RunRow) -> dict[str, Any]:

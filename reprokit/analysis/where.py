@@ -198,7 +198,7 @@ def shown_verdict(replay: Mapping[str, Any] | None, latest: str | None) -> str |
     its latest replay, ``latest``."""
     if replay is None:
         return latest
-    from reprokit.analysis.rows import replay_verdict
+    from reprokit.record.store import replay_verdict
 
     return replay_verdict({"replay": replay.get("replay")})
 

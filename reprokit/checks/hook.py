@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from reprokit.checks.cache import default_cache_path
-from reprokit.checks.command import print_report
+from reprokit.checks.report import print_report
 from reprokit.checks.runner import run_checks
 from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery

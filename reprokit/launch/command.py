@@ -128,7 +128,7 @@ def _check(path: Path, settings: Settings) -> None:
     if findings:
         import io
 
-        from reprokit.checks.command import print_report
+        from reprokit.checks.report import print_report
 
         report = io.StringIO()
         with contextlib.redirect_stdout(report):

@@ -458,6 +458,13 @@ def parse_time(value: object) -> float | None:
         return None
 
 
+def replay_verdict(record: dict[str, Any]) -> str | None:
+    """A replay record's verify verdict (``match``/``mismatch``), None when unverified."""
+    replay = record.get("replay")
+    checked = replay.get("verify") if isinstance(replay, dict) else None
+    return str(checked["verdict"]) if isinstance(checked, dict) and checked.get("verdict") else None
+
+
 class Liveness(NamedTuple):
     """What readers make of a record's status (:func:`liveness`)."""
 
