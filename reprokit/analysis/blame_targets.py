@@ -10,6 +10,7 @@ from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery as exp_mod
 from reprokit.paths import user_path
 from reprokit.settings import Settings
+from reprokit.tables import did_you_mean
 
 
 def resolve_targets(target: str, settings: Settings) -> tuple[list[Path], bool]:
@@ -57,7 +58,6 @@ def family_hint(target: str, folder: Path, settings: Settings) -> str:
     families as ``reprokit lineage`` suggests them (:func:`reprokit.analysis.lineage.families`)."""
     from reprokit.analysis.lineage import families
     from reprokit.paths import rel_path
-    from reprokit.tables import did_you_mean
 
     existing = families(settings, None)
     below = [f for f in existing if folder.resolve() in f.parents]

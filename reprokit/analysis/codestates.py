@@ -10,6 +10,7 @@ from typing import Any
 
 from reprokit.analysis.evidence import by_seed
 from reprokit.errors import ReprokitError
+from reprokit.gitcmd import run_git
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,6 @@ def known_trees(runs: Sequence[Mapping[str, Any]], cwd: Path) -> dict[str, str]:
 
 def snapshot_trees(snapshots: Sequence[str], cwd: Path) -> dict[str, str]:
     """The tree of each snapshot commit (one git call); {} when one is not in this clone."""
-    from reprokit.gitcmd import run_git
-
     if not snapshots:
         return {}
     out = run_git("rev-parse", *[f"{s}^{{tree}}" for s in snapshots], cwd=cwd, check=False)
@@ -121,7 +120,5 @@ def snapshot_trees(snapshots: Sequence[str], cwd: Path) -> dict[str, str]:
 def commits_between(old: str, new: str, cwd: Path) -> list[str]:
     """``git log --oneline`` of ``old..new``, newest first; ReprokitError when git cannot
     (a SHA missing from this clone): each caller says so its own way."""
-    from reprokit.gitcmd import run_git
-
     out = run_git("log", "--oneline", "--no-decorate", f"{old}..{new}", cwd=cwd)
     return [line for line in out.decode("utf-8", "replace").splitlines() if line]

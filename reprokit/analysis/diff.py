@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from reprokit.analysis.where import read_record
+from reprokit.errors import ReprokitError
+from reprokit.paths import rel_path
 from reprokit.settings import Settings
 from reprokit.stats import as_float
 from reprokit.tables import format_config_value, json_text, safe_text
@@ -83,8 +85,6 @@ def run_differences(
 def run_label(run_dir: Path, settings: Settings) -> str:
     """``run_7`` for a run of the outputs folder in use; its folder path otherwise
     (``sweep/run_1``), since run ids are unique per outputs folder only."""
-    from reprokit.paths import rel_path
-
     if run_dir.resolve().parent == settings.outputs.resolve():
         return run_dir.name
     return rel_path(run_dir, settings.root)
@@ -92,7 +92,6 @@ def run_label(run_dir: Path, settings: Settings) -> str:
 
 def _commits(ga: Mapping[str, Any], gb: Mapping[str, Any], settings: Settings) -> list[str]:
     from reprokit.analysis.codestates import commits_between
-    from reprokit.errors import ReprokitError
 
     if not ga.get("sha") or not gb.get("sha") or ga["sha"] == gb["sha"]:
         return []

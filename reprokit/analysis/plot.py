@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reprokit.errors import ReprokitError
+from reprokit.paths import rel_path, user_path
 from reprokit.settings import Settings
 from reprokit.stats import as_float
+from reprokit.tables import did_you_mean, plural
 
 FIGSIZE = (8.0, 5.0)
 DPI = 100
@@ -50,7 +52,6 @@ def _expand(targets: Sequence[str], settings: Settings) -> list[tuple[str, str]]
     """
     from reprokit.analysis.blame_targets import family_hint
     from reprokit.experiments import discovery as exp_mod, naming
-    from reprokit.paths import rel_path, user_path
     from reprokit.record.store import RECORD_FILE
 
     out: list[tuple[str, str]] = []
@@ -162,8 +163,6 @@ def label(group: Group, records: Sequence[Mapping[str, Any]], root: Path) -> str
     """``run_31 (wide_02_01)`` for a run; ``wide_02_01 (10 runs)`` for an experiment (the
     runs drawn, ``records``), with ``, 3 code states`` when they span several: the mean
     then mixes code changes into the experiment's own effect."""
-    from reprokit.tables import plural
-
     stem = Path(group.experiment).stem or "no experiment"
     if group.kind == "run":
         return f"{group.name} ({stem})"
@@ -222,7 +221,6 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         drawn += 1
     if drawn == 0:
         plt.close(fig)
-        from reprokit.tables import did_you_mean
 
         names = _logged_names([d for g in groups for d in g.dirs])
         raise ReprokitError(

@@ -40,6 +40,7 @@ from reprokit.analysis.rows import (
     select,
 )
 from reprokit.errors import EXIT_OK, ReprokitError
+from reprokit.paths import shown as shown_path
 from reprokit.record import store
 from reprokit.settings import Settings
 from reprokit.tables import (
@@ -163,8 +164,6 @@ def _nothing_listed(
     """``no run matches --where 'loss>100' (25 runs in outputs; 2 replay runs hidden:
     --all lists them)``; hidden runs are named only when some of them match the filters
     (else they are not why nothing is listed)."""
-    from reprokit.paths import shown as shown_path
-
     folder_text = shown_path(settings.outputs)
     if not everything:
         return f"no runs in {folder_text}"

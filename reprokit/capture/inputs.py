@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from reprokit import redact
+
 # Hashing is cheap up to here; a multi-GB dataset would stall every launch, so larger files
 # are fingerprinted by size and mtime only.
 HASH_LIMIT = 1024 * 1024
@@ -56,8 +58,6 @@ def _digest(path: Path) -> str | None:
     """A small file's sha256; None for a file that holds credentials, by its name or its
     first bytes (``token_file: Path``): the record is shared, and a hash of a short
     password can be reversed. Such a file is compared by size and mtime instead."""
-    from reprokit import redact
-
     if redact.secret_file_name(path.as_posix()):
         return None
     with path.open("rb") as f:

@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 from reprokit.cli.parser import attach_dash_values, build_parser
 from reprokit.errors import run_with_handler
+from reprokit.settings import load_settings
 
 
 def _dispatch(args: argparse.Namespace, *, exits_after: bool = False) -> int:
-    from reprokit.settings import load_settings
-
     settings = load_settings()
     if getattr(args, "outputs", None) is not None:
         settings = settings.with_outputs(args.outputs)

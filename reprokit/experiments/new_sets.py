@@ -18,6 +18,7 @@ from typing import Any
 
 from reprokit.errors import ReprokitError
 from reprokit.experiments.new_source import Assignment, render_value
+from reprokit.tables import format_config_value
 
 
 def parse_sets(sets: Sequence[str]) -> list[tuple[str, str]]:
@@ -120,7 +121,6 @@ def config_changes(
     the two configs) and the same text (tables.format_config_value), so ``new`` says
     ``sgd → adam`` and ``false → true`` as they do."""
     from reprokit.config import codec
-    from reprokit.tables import format_config_value as fmt
 
     changed = config
     for a in assignments:
@@ -129,7 +129,7 @@ def config_changes(
         diff = codec.diff(config, changed)
     except codec.ConfigError:  # a field the YAML cannot hold: show the Python values
         return tuple((a.path, _show(a.old), _show(a.value)) for a in assignments)
-    return tuple((c.path, fmt(c.old), fmt(c.new)) for c in diff)
+    return tuple((c.path, format_config_value(c.old), format_config_value(c.new)) for c in diff)
 
 
 def _replaced(node: Any, parts: Sequence[str], value: Any) -> Any:
@@ -148,8 +148,6 @@ def _show(value: Any) -> str:
 
 def no_change_error(given: Path, name: str, config: Any) -> ReprokitError:
     """``new`` without ``--set`` would write a copy of the parent: a change makes an experiment."""
-    from reprokit.tables import format_config_value
-
     example = _first_leaf(config)
     sample = "--set PATH=VALUE"
     if example:

@@ -12,12 +12,11 @@ from typing import Any
 
 from reprokit.capture import compare
 from reprokit.errors import EXIT_ENV_REFUSED, ReprokitError
+from reprokit.tables import safe_text
 
 
 def say(message: str) -> None:
     """One ``reprokit: ...`` line on stderr, like launch's own progress lines."""
-    from reprokit.tables import safe_text
-
     # Replay's messages quote the record (ids, paths, notes): control characters escaped.
     print(f"reprokit: {safe_text(message, lines=True)}", file=sys.stderr, flush=True)
 
@@ -79,7 +78,6 @@ def report_config(recorded_config: Path, experiment_path: str, here: dict[str, A
             "note: the snapshot's experiment file resolves to a different config than the "
             "recorded one; the recorded config wins:"
         )
-        from reprokit.tables import safe_text
 
         print(safe_text("\n".join(diff), lines=True), file=sys.stderr, flush=True)
 
