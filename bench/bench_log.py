@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprokit import metrics
+from reprokit.launch import metrics
 
 STEPS = 100_000
 

@@ -12,16 +12,16 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ReprokitError": "reprokit.errors",
-    "dump": "reprokit.configio",
-    "load": "reprokit.configio",
-    "dumps": "reprokit.configio",
-    "loads": "reprokit.configio",
-    "to_data": "reprokit.configio",
-    "from_data": "reprokit.configio",
-    "log": "reprokit.metrics",
-    "current_run": "reprokit.metrics",
-    "runs": "reprokit.query",
-    "runs_frame": "reprokit.query",
+    "dump": "reprokit.config.codec",
+    "load": "reprokit.config.codec",
+    "dumps": "reprokit.config.codec",
+    "loads": "reprokit.config.codec",
+    "to_data": "reprokit.config.codec",
+    "from_data": "reprokit.config.codec",
+    "log": "reprokit.launch.metrics",
+    "current_run": "reprokit.launch.metrics",
+    "runs": "reprokit.analysis.query",
+    "runs_frame": "reprokit.analysis.query",
 }
 
 __all__ = [
@@ -40,10 +40,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from reprokit.configio import dump, dumps, from_data, load, loads, to_data
+    from reprokit.analysis.query import runs, runs_frame
+    from reprokit.config.codec import dump, dumps, from_data, load, loads, to_data
     from reprokit.errors import ReprokitError
-    from reprokit.metrics import current_run, log
-    from reprokit.query import runs, runs_frame
+    from reprokit.launch.metrics import current_run, log
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,7 @@ seeds=(0 1 2)
 mapfile -t listing < <(python - "$family" <<'PY'
 import sys
 from pathlib import Path
-from reprokit.experiment import family_members, lineage
+from reprokit.experiments.discovery import family_members, lineage
 members = family_members(Path(sys.argv[1]))
 deepest = max(members, key=lambda m: (len(lineage(m.path)), m.parsed.id))
 for m in members:

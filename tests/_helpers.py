@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from conftest import run_cli
-from reprokit import store
+from reprokit.record import store
 
 
 def write_run(

@@ -9,7 +9,8 @@ import pytest
 from _helpers import launch_seeds, write_run
 
 from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
-from reprokit import blame as blame_mod, stats
+from reprokit import stats
+from reprokit.analysis import blame as blame_mod
 from reprokit.cli import main
 from reprokit.settings import load_settings
 
@@ -208,7 +209,7 @@ def test_code_states_split_runs_and_list_commits(repo: Path) -> None:
 
 
 def test_variant_config_sets_or_removes_one_field() -> None:
-    from reprokit.ablate import variant_config
+    from reprokit.analysis.blame_ablate import variant_config
 
     parent = {"optim": {"lr": 0.1, "name": "sgd"}, "old": 1, "seed": 0}
     child = {"optim": {"lr": 0.01, "name": "adam"}, "seed": 0}
@@ -271,7 +272,7 @@ def test_ablation_at_another_commit_warns(repo: Path) -> None:
         write_run(
             outputs, n, both, seed=seed, sha="b" * 40, ablation_of=marker, summary={"score": 2.0}
         )
-    from reprokit.ablate import ablate_steps
+    from reprokit.analysis.blame_ablate import ablate_steps
 
     settings = load_settings(repo)
     steps = blame_mod.blame("score", repo / both, settings=settings)

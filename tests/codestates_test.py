@@ -8,8 +8,8 @@ from pathlib import Path
 
 from _helpers import write_run
 
-from reprokit.codestates import code_states, known_trees
-from reprokit.runrows import load_runs
+from reprokit.analysis.codestates import code_states, known_trees
+from reprokit.analysis.rows import load_runs
 from reprokit.settings import load_settings
 
 EXP = "experiments/toy/base_01_01.py"

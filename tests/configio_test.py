@@ -17,8 +17,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from reprokit import configio
-from reprokit.configio import Change, ConfigError
+from reprokit.config import codec as configio
+from reprokit.config.codec import Change, ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -541,7 +541,7 @@ def test_no_torch_import_without_torch_values(tmp_path: Path) -> None:
         "class C:\n    lr: float = 0.1\n    dtype: torch.dtype | None = None\n"
     )
     code = (
-        "import sys, reprokit.configio as c, cfg_notorch as m\n"
+        "import sys, reprokit.config.codec as c, cfg_notorch as m\n"
         "t = c.dumps(m.C()); assert c.loads(t, m.C) == m.C()\n"
         "print(t, 'torch' in sys.modules)"
     )
@@ -559,7 +559,7 @@ def test_torch_dtype_round_trips(tmp_path: Path) -> None:
         "class C:\n    dtype: torch.dtype\n"
     )
     code = (
-        "import sys, reprokit.configio as c, cfg_torch as m\n"
+        "import sys, reprokit.config.codec as c, cfg_torch as m\n"
         "t = c.loads('dtype: torch.float16\\n', m.C)\n"
         "import torch\n"
         "assert t.dtype is torch.float16\n"
@@ -574,7 +574,7 @@ def test_torch_dtype_round_trips(tmp_path: Path) -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = "import sys, reprokit.configio; print(sorted(m for m in ('yaml', 'torch', 'numpy', 'difflib') if m in sys.modules))"
+    code = "import sys, reprokit.config.codec; print(sorted(m for m in ('yaml', 'torch', 'numpy', 'difflib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -784,7 +784,7 @@ def test_invalid_yaml_names_the_line() -> None:
     assert e.value.message.startswith("invalid YAML at line 3, column 1: ")
 
 
-# -- the yaml-free writer for plain configs (reprokit._configyaml) ----------------------
+# -- the yaml-free writer for plain configs (reprokit.config.yamlwriter) ----------------------
 
 _PLAIN_TEXT = st.from_regex(r"\A[A-Za-z_/][A-Za-z0-9_./-]{0,12}\Z")
 _AWKWARD_TEXT = st.sampled_from(
@@ -821,7 +821,7 @@ def _pyyaml_text(data: Any) -> str:
     _yaml_tree(_PLAIN_TEXT) | _yaml_tree(st.one_of(_PLAIN_TEXT, _AWKWARD_TEXT, st.text(max_size=8)))
 )
 def test_plain_writer_gives_pyyaml_bytes_or_steps_aside(data: dict[str, Any]) -> None:
-    from reprokit import _configyaml
+    from reprokit.config import yamlwriter as _configyaml
 
     text = _configyaml.dump(data)
     if text is not None:
@@ -832,7 +832,7 @@ def test_plain_configs_are_written_without_yaml() -> None:
     code = """
 import sys
 from dataclasses import dataclass
-from reprokit import configio
+from reprokit.config import codec as configio
 
 @dataclass(frozen=True)
 class Optim:

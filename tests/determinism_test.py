@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import git, run_cli, write
-from reprokit import determinism, store
+from reprokit.capture import determinism
+from reprokit.record import store
 
 LAZY_TORCH = """
     import dataclasses

@@ -3,7 +3,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reprokit import envcompare, environment, hardware
+from reprokit.capture import compare as envcompare, environment, hardware
 
 
 def _here() -> dict[str, Any]:

@@ -4,7 +4,8 @@ import importlib.metadata
 import sys
 import time
 
-from reprokit import environment, redact
+from reprokit import redact
+from reprokit.capture import environment
 
 
 def test_allow_list_keeps_relevant_variables_and_never_secrets() -> None:

@@ -1,4 +1,4 @@
-"""``reprokit.evidence.by_seed``: one sample per seed; diverged values counted, not averaged."""
+"""``reprokit.analysis.evidence.by_seed``: one sample per seed; diverged values counted, not averaged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from reprokit.evidence import by_seed
+from reprokit.analysis.evidence import by_seed
 
 
 def test_runs_of_one_seed_are_averaged_into_one_sample() -> None:

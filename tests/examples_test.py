@@ -33,7 +33,7 @@ def _python(code: str, *args: str) -> Any:
 
 
 def test_family_members_and_lineage() -> None:
-    from reprokit.experiment import family_members, lineage
+    from reprokit.experiments.discovery import family_members, lineage
 
     names = [m.path.name for m in family_members(FAMILY)]
     assert names == ["baseline_01_01.py", "wide_02_01.py", "deep_03_02.py", "adam_04_03.py"]
@@ -55,7 +55,7 @@ def test_reprokit_check_passes_on_the_family(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("reprokit.checks.command")
-    pytest.importorskip("reprokit.configio")  # the round-trip checks need it
+    pytest.importorskip("reprokit.config.codec")  # the round-trip checks need it
     monkeypatch.chdir(REPO_ROOT)
     code = main(["check", "--no-cache", "experiments"])
     captured = capsys.readouterr()
@@ -64,7 +64,7 @@ def test_reprokit_check_passes_on_the_family(
 
 DIFFS = f"""
 import json
-from reprokit import configio
+from reprokit.config import codec as configio
 from {MODULE} import adam_04_03, baseline_01_01, deep_03_02, wide_02_01
 
 pairs = [(baseline_01_01, wide_02_01), (wide_02_01, deep_03_02), (deep_03_02, adam_04_03)]
@@ -73,7 +73,7 @@ print(json.dumps([[[c.path, c.old, c.new] for c in configio.diff(a.config, b.con
 
 
 def test_derived_configs_differ_from_their_parent_exactly_where_intended() -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     # In a fresh interpreter: importing experiments here would shadow the tmp projects'
     # `experiments` packages in other tests.
     wide, deep, adam = (sorted(map(tuple, d)) for d in _python(DIFFS))
@@ -147,8 +147,8 @@ def test_every_experiment_smoke_runs(
 
 @pytest.mark.slow
 def test_launch_records_per_epoch_metrics(repo: Path) -> None:
-    pytest.importorskip("reprokit.configio")
-    pytest.importorskip("reprokit.launch")
+    pytest.importorskip("reprokit.config.codec")
+    pytest.importorskip("reprokit.launch.command")
     shutil.copytree(
         REPO_ROOT / "experiments",
         repo / "experiments",

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from reprokit import experiment
 from reprokit.errors import ReprokitError
+from reprokit.experiments import discovery as experiment
 from reprokit.settings import load_settings
 
 

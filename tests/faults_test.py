@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from conftest import git, run_cli, write
-from reprokit import store
 from reprokit.cli import main as cli_main
+from reprokit.record import store
 
 TIMEOUT_S = 60
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
-from reprokit import gitindex, store
+from reprokit.capture import gitindex
+from reprokit.capture.snapshot import capture
 from reprokit.cli import main
-from reprokit.gitstate import capture
+from reprokit.record import store
 
 
 def _capture(repo: Path, tmp_path: Path) -> dict[str, Any]:

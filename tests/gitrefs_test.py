@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
-from reprokit import store
+from reprokit.capture.refs import encode_name
 from reprokit.cli import main
 from reprokit.gitcmd import REPROKIT_IDENTITY
-from reprokit.gitrefs import encode_name
+from reprokit.record import store
 
 EXP = "experiments/toy/base_01_01.py"
 
@@ -117,7 +117,7 @@ def test_outputs_folders_that_differ_only_in_odd_characters_get_different_refs(
 
 
 def _decode(part: str) -> str:
-    """The reader's side of the rule in reprokit.gitrefs: ``__`` is ``_``, ``_xHH`` a byte."""
+    """The reader's side of the rule in reprokit.capture.refs: ``__`` is ``_``, ``_xHH`` a byte."""
     out, i = bytearray(), 0
     while i < len(part):
         if part[i] != "_":

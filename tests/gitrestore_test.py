@@ -12,10 +12,10 @@ import pytest
 from gitstate_test import IGNORED, make_dirty, tree_state, user_state
 
 from conftest import add_submodule, git, write
+from reprokit.capture.snapshot import capture
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import run_git
-from reprokit.gitrestore import materialize, remove_worktree, snapshot_diff
-from reprokit.gitstate import capture
+from reprokit.replay.restore import materialize, remove_worktree, snapshot_diff
 
 
 def _capture(repo: Path, run_dir: Path, run_id: str = "run_1") -> dict[str, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from conftest import add_submodule, diverge, git, write
+from reprokit.capture.snapshot import capture
 from reprokit.errors import ReprokitError
-from reprokit.gitstate import capture
 
 
 def _capture(cwd: Path, tmp_path: Path, **kwargs: Any) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from conftest import add_submodule, diverge, git, write
+from reprokit.capture.gitstatus import redact_url
+from reprokit.capture.snapshot import capture
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import GitError, git_toplevel, run_git
-from reprokit.gitstate import capture
-from reprokit.gitstatus import redact_url
 
 # Paths the dirty fixture creates that .gitignore excludes: they must never be snapshotted.
 IGNORED = ("outputs/run_1/x.txt", "secret.log", "new/debug.log", "__pycache__/m.pyc")
@@ -456,7 +456,7 @@ def test_outputs_folders_never_share_a_snapshot_ref(repo: Path, tmp_path: Path) 
     ],
 )
 def test_ref_space_is_a_valid_ref_part(repo: Path, outputs: str, space: str) -> None:
-    from reprokit.gitrefs import ref_space, snapshot_ref
+    from reprokit.capture.refs import ref_space, snapshot_ref
 
     assert ref_space(repo, repo / outputs) == space
     ref = snapshot_ref("run_1", space)
@@ -466,7 +466,7 @@ def test_ref_space_is_a_valid_ref_part(repo: Path, outputs: str, space: str) -> 
 
 
 def test_ref_space_of_an_outputs_folder_outside_the_repository(repo: Path, tmp_path: Path) -> None:
-    from reprokit.gitrefs import ref_space
+    from reprokit.capture.refs import ref_space
 
     a, b = ref_space(repo, tmp_path / "scratch" / "a"), ref_space(repo, tmp_path / "b")
     assert a.startswith("_ext/") and b.startswith("_ext/") and a != b

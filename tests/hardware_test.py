@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import hardware
+from reprokit.capture import hardware
 
 SMI = """\
 #!/bin/sh

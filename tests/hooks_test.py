@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import MINIMAL_EXPERIMENT, REPO_ROOT, git, write
+from reprokit.checks.install_hooks import HOOK_SCRIPT
 from reprokit.cli import main
-from reprokit.hooks_install import HOOK_SCRIPT
 
 GOOD = MINIMAL_EXPERIMENT
 NOT_FROZEN = GOOD.replace("@dataclass(frozen=True)", "@dataclass")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _helpers import write_run
 
-from reprokit import index, store
+from reprokit.record import index, store
 
 
 def make_run(outputs: Path, n: int, *, status: str = "completed", **summary: float) -> Path:

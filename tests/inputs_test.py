@@ -5,7 +5,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from reprokit import inputs
+from reprokit.capture import inputs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from conftest import git, run_cli, write
-from reprokit import store
+from reprokit.capture import process
 from reprokit.cli import main as cli_main
+from reprokit.record import store
 
 BASE = '''
 """Toy base experiment for reprokit's launch tests."""
@@ -167,8 +168,8 @@ def test_complete_record(
         "exit_code": 0,
         "error": None,
         "pid": os.getpid(),
-        "pid_started": store.pid_started(os.getpid()),
-        "host": store.hostname(),
+        "pid_started": process.pid_started(os.getpid()),
+        "host": process.hostname(),
         "cwd": str(toy),
         "seed": 3,
         "seed_source": "config",
@@ -593,7 +594,7 @@ def test_checks_run_first_and_refuse_a_failing_experiment(toy: Path) -> None:
 
 
 def test_heartbeat_rewrites_the_record(tmp_path: Path) -> None:
-    from reprokit import liverun
+    from reprokit.launch import liverun
 
     rec = liverun.LiveRecord(tmp_path, {"id": "run_1", "heartbeat_at": "old"})
     rec.update()
@@ -724,7 +725,7 @@ def test_a_long_set_up_keeps_the_heartbeat_and_reads_as_running(
         assert started is not None and beat is not None
         assert beat - started >= store.HEARTBEAT_INTERVAL_S - 0.5
         assert time.time() - beat < 5
-        assert rec["pid"] == proc.pid and rec["pid_started"] == store.pid_started(proc.pid)
+        assert rec["pid"] == proc.pid and rec["pid_started"] == process.pid_started(proc.pid)
         assert store.effective_status(rec, stale_after=5.0) == "running"
         # Its heartbeat older than the threshold: its own live process still says running.
         assert store.liveness(rec, now=beat + 6, stale_after=5.0) == ("running", "stalled", 6.0)

@@ -186,7 +186,7 @@ def test_lineage_metric_says_when_runs_span_code_states(
 
 
 def test_unfinished_is_the_bare_counts_that_blame_shows() -> None:
-    from reprokit.lineage import unfinished
+    from reprokit.analysis.lineage import unfinished
 
     runs = [
         {"status": "crashed"},

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 import reprokit
-from reprokit import metrics, store
 from reprokit.errors import ReprokitError
+from reprokit.launch import metrics
+from reprokit.record import store
 
 
 def test_log_outside_a_run_is_a_silent_noop(tmp_path: Path) -> None:

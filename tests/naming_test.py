@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import naming
+from reprokit.experiments import naming
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def _check_passes(root: Path, path: str, capsys: pytest.CaptureFixture[str]) -> 
 
     try:
         importlib.import_module("reprokit.checks.command")
-        importlib.import_module("reprokit.configio")  # the round-trip checks need it
+        importlib.import_module("reprokit.config.codec")  # the round-trip checks need it
     except ImportError:
         return
     assert main(["check", "--no-cache", path]) == 0, capsys.readouterr()
@@ -132,7 +132,7 @@ def _check_passes(root: Path, path: str, capsys: pytest.CaptureFixture[str]) -> 
 def test_new_with_several_sets_writes_the_next_id(
     toy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     code = main(
         [
             "new",
@@ -225,7 +225,7 @@ def test_new_with_several_sets_writes_the_next_id(
 def test_enum_imports_come_from_the_parent_only(
     toy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     # From the base, where Color is defined: imported by name.
     assert main(["new", f"{FAMILY}/base_01_01.py", "blue", "--set", "model.color=BLUE"]) == 0
     text = (toy / FAMILY / "blue_03_01.py").read_text()
@@ -251,7 +251,7 @@ def test_enum_imports_come_from_the_parent_only(
 
 
 def test_new_is_formatted_like_ruff_would(toy: Path) -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     assert main(["new", f"{FAMILY}/base_01_01.py", "lr", "--set", "lr=0.5"]) == 0
     proc = subprocess.run(
         [Path(sys.executable).parent / "ruff", "format", "--diff", FAMILY],
@@ -319,7 +319,7 @@ def test_group_and_value_paths_are_refused(toy: Path, capsys: pytest.CaptureFixt
 
 
 def test_wrong_typed_value_is_refused(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     code = main(["new", f"{FAMILY}/wide_02_01.py", "bad", "--set", "model.hidden=wide"])
     assert code == 1
     assert capsys.readouterr().err == (
@@ -338,7 +338,7 @@ def test_wrong_typed_value_is_refused(toy: Path, capsys: pytest.CaptureFixture[s
 def test_a_written_config_that_differs_from_the_request_is_removed(
     toy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("reprokit.configio")
+    pytest.importorskip("reprokit.config.codec")
     # Model.__post_init__ clamps hidden to 1000, so the file would not say what was asked.
     code = main(["new", f"{FAMILY}/wide_02_01.py", "huge", "--set", "model.hidden=5000"])
     assert code == 1

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from conftest import git, minimal_experiment, run_cli, write
-from reprokit import diffruns, verify
+from reprokit.analysis import diff as diffruns
+from reprokit.replay import verify
 from reprokit.stats import as_float
 
 EXP = "experiments/toy/base_01_01.py"

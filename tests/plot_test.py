@@ -9,7 +9,7 @@ import pytest
 from _helpers import launch_seeds, write_run
 
 from conftest import write
-from reprokit import plot
+from reprokit.analysis import plot
 from reprokit.cli import main
 
 FAMILY = "experiments/toy"
@@ -217,8 +217,8 @@ def test_plot_real_launched_runs(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.chdir(repo)
     assert main(["plot", "loss", f"{FAMILY}/base_01_01.py", "-o", "loss.png"]) == 0
     assert struct.unpack(">II", (repo / "loss.png").read_bytes()[16:24]) == (800, 500)
+    from reprokit.record.store import read_metrics
     from reprokit.settings import load_settings
-    from reprokit.store import read_metrics
 
     (group,) = plot.collect([f"{FAMILY}/base_01_01.py"], load_settings(repo))
     assert [plot.series(read_metrics(d), "loss") for d in group.dirs] == [

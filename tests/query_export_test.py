@@ -226,8 +226,8 @@ def test_json_is_strict_and_metric_headers_never_collide(
 
 
 def test_data_cells_need_no_settings(tmp_path: Path) -> None:
-    from reprokit.runcells import data_cells
-    from reprokit.runrows import load_runs
+    from reprokit.analysis.cells import data_cells
+    from reprokit.analysis.rows import load_runs
     from reprokit.settings import load_settings
 
     write_run(tmp_path / "outputs", 1, BASE, summary={"loss": 0.5})
@@ -237,10 +237,10 @@ def test_data_cells_need_no_settings(tmp_path: Path) -> None:
 
 
 def test_bare_keys_agree_with_the_flat_rows(tmp_path: Path) -> None:
-    from reprokit.runcells import bare_keys
-    from reprokit.runrows import light_record, load_runs
+    from reprokit.analysis.cells import bare_keys
+    from reprokit.analysis.rows import light_record, load_runs
+    from reprokit.analysis.where import SHADOWING, flat_row
     from reprokit.settings import load_settings
-    from reprokit.where import SHADOWING, flat_row
 
     config = {"duration": 5.0, "code": {}, "replay": {"a": 1}, "git": [1]}
     write_run(tmp_path / "outputs", 1, BASE, config=config, summary={"started": 1, "note": [2]})

@@ -7,7 +7,9 @@ import pytest
 from _helpers import make_run
 
 from conftest import write
-from reprokit import runrows, tables
+from reprokit import tables
+from reprokit.analysis import rows as runrows
+from reprokit.capture import process
 from reprokit.cli import main as cli_main
 
 
@@ -112,16 +114,14 @@ def test_runs_trusts_a_live_process_over_a_stale_heartbeat(
     # same pid with another start time is another process, so that run is crashed.
     import os
 
-    from reprokit import store
-
-    started = store.pid_started(os.getpid())
+    started = process.pid_started(os.getpid())
     if started is None:
         pytest.skip("no /proc: liveness goes by the heartbeat alone here")
     outputs = tmp_path / "outputs"
     old_beat = "2026-01-01T00:00:00+00:00"
     for n, pid_started in ((1, started), (2, started + 1)):
         make_run(
-            outputs, n, status="running", host=store.hostname(), pid=os.getpid(),
+            outputs, n, status="running", host=process.hostname(), pid=os.getpid(),
             pid_started=pid_started, heartbeat_at=old_beat, started_at=old_beat,
         )  # fmt: skip
     monkeypatch.chdir(tmp_path)

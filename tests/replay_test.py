@@ -13,9 +13,10 @@ import pytest
 
 import reprokit
 from conftest import git, run_cli, write
-from reprokit import replayprep, store
 from reprokit.cli import main
 from reprokit.errors import EXIT_ENV_REFUSED, EXIT_MISMATCH
+from reprokit.record import store
+from reprokit.replay import child as replayprep
 
 NOISE = "experiments/toy/noise_01_01.py"
 NOISE_SOURCE = '''

@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 from conftest import git, run_cli, write
-from reprokit import gitrestore, recordtrust, replayprep, store
 from reprokit.cli import main
 from reprokit.errors import EXIT_INTERRUPTED, ReprokitError
+from reprokit.record import store, trust as recordtrust
+from reprokit.replay import child as replayprep, restore as gitrestore
 
 EXP = "experiments/toy/probe_01_01.py"
 EXP_SOURCE = '''

@@ -223,7 +223,7 @@ def test_planted_secrets_reach_no_byte_of_outputs_index_or_snapshot(repo: Path) 
 def test_input_files_holding_credentials_are_fingerprinted_without_a_hash(tmp_path: Path) -> None:
     import dataclasses
 
-    from reprokit import inputs
+    from reprokit.capture import inputs
 
     @dataclasses.dataclass(frozen=True)
     class Config:
@@ -247,7 +247,7 @@ def test_input_files_holding_credentials_are_fingerprinted_without_a_hash(tmp_pa
 def test_staged_but_never_committed_secrets_stay_out_of_the_snapshot(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from reprokit.gitstate import capture
+    from reprokit.capture.snapshot import capture
 
     write(repo / ".env", f"GITHUB_TOKEN={GH_FILE}\n")  # by its name
     write(repo / "notes.txt", f"deploy with {GH_FILE}\n")  # by its content
@@ -271,7 +271,7 @@ def test_staged_but_never_committed_secrets_stay_out_of_the_snapshot(
 
 
 def test_a_secret_over_the_size_cap_is_named_never_hashed(repo: Path, tmp_path: Path) -> None:
-    from reprokit.gitstate import capture
+    from reprokit.capture.snapshot import capture
 
     write(repo / "id_rsa", "x" * 200)
     write(repo / "big.bin", "y" * 200)

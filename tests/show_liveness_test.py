@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 from _helpers import make_run
 
-from reprokit import show, store
+from reprokit.analysis import show
+from reprokit.capture import process
+from reprokit.record import store
 
 NOW = store.parse_time("2026-11-25T20:10:00+00:00")
 STALE = "2026-11-25T20:08:00.000000+00:00"  # 2 minutes before NOW
 FRESH = "2026-11-25T20:09:50.000000+00:00"
 PID = os.getpid()
-OURS = store.pid_started(PID)
+OURS = process.pid_started(PID)
 
 
 def _dead_pid() -> int:
@@ -54,12 +56,14 @@ def _status_line(tmp_path: Path, **fields: object) -> str:
     ],
 )
 def test_a_live_pid_on_this_host(tmp_path: Path, fields: dict[str, object], expected: str) -> None:
-    line = _status_line(tmp_path, host=store.hostname(), pid=PID, **{"pid_started": OURS, **fields})
+    line = _status_line(
+        tmp_path, host=process.hostname(), pid=PID, **{"pid_started": OURS, **fields}
+    )
     assert line == f"status      {expected}"
 
 
 def test_a_dead_pid_or_a_silent_host(tmp_path: Path) -> None:
-    dead = _status_line(tmp_path, host=store.hostname(), pid=_dead_pid(), heartbeat_at=FRESH)
+    dead = _status_line(tmp_path, host=process.hostname(), pid=_dead_pid(), heartbeat_at=FRESH)
     assert dead == "status      crashed (recorded as running; the process is gone)"
     silent = _status_line(tmp_path, host="gpu-box", pid=PID, heartbeat_at=STALE)
     assert (

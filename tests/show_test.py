@@ -9,8 +9,9 @@ import pytest
 from _helpers import make_run
 
 from conftest import write
-from reprokit import store
+from reprokit.capture import process
 from reprokit.cli import main as cli_main
+from reprokit.record import store
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_show_text(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_crashed_and_failed(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    make_run(project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid)
+    make_run(project / "outputs", 1, status="running", host=process.hostname(), pid=dead.pid)
     error = {"type": "ValueError", "message": "boom", "traceback_file": "traceback.txt"}
     make_run(project / "outputs", 2, status="failed", exit_code=1, error=error)
     assert cli_main(["show", "outputs/run_1"]) == 0
@@ -103,7 +104,7 @@ def _killed_run(project: Path, heartbeat_at: str, rows: list[dict[str, float]]) 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run = make_run(
-        project / "outputs", 1, status="running", host=store.hostname(), pid=dead.pid,
+        project / "outputs", 1, status="running", host=process.hostname(), pid=dead.pid,
         duration_s=None, started_at=KILLED_START, heartbeat_at=heartbeat_at,
     )  # fmt: skip
     (run / store.SUMMARY_FILE).unlink(missing_ok=True)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import store
+from reprokit.capture import process
 from reprokit.errors import ReprokitError
+from reprokit.record import store
 from reprokit.settings import load_settings
 
 
@@ -87,7 +88,7 @@ def test_read_record_fills_missing_keys_and_refuses_newer_versions(tmp_path: Pat
 
 
 def test_effective_status() -> None:
-    host = store.hostname()
+    host = process.hostname()
     now = store.parse_time("2026-11-25T20:00:30+00:00")
     fresh = "2026-11-25T20:00:00+00:00"
     stale = "2026-11-25T19:58:00+00:00"
@@ -141,18 +142,18 @@ def test_read_metrics_tolerates_a_torn_last_line(tmp_path: Path) -> None:
 
 
 linux_only = pytest.mark.skipif(
-    store.pid_started(os.getpid()) is None, reason="no /proc: pid_started is null here"
+    process.pid_started(os.getpid()) is None, reason="no /proc: pid_started is null here"
 )
 
 
 @linux_only
 def test_liveness_tells_the_run_s_own_process_from_a_reused_pid() -> None:
-    host, pid = store.hostname(), os.getpid()
+    host, pid = process.hostname(), os.getpid()
     now = store.parse_time("2026-11-25T20:10:00+00:00")
     assert now is not None
     stale = "2026-11-25T20:00:00+00:00"  # 600 s before now
     fresh = "2026-11-25T20:09:55+00:00"
-    ours = _record(status="running", host=host, pid=pid, pid_started=store.pid_started(pid))
+    ours = _record(status="running", host=host, pid=pid, pid_started=process.pid_started(pid))
     # A set-up over a minute, or a stopped process: alive and ours, so running.
     assert store.liveness({**ours, "heartbeat_at": stale}, now=now) == (
         "running",
@@ -183,8 +184,8 @@ def test_liveness_tells_the_run_s_own_process_from_a_reused_pid() -> None:
 @linux_only
 def test_a_finished_but_unreaped_process_is_not_running(tmp_path: Path) -> None:
     proc = subprocess.Popen(["sleep", "30"])
-    started = store.pid_started(proc.pid)
-    rec = _record(status="running", host=store.hostname(), pid=proc.pid, pid_started=started)
+    started = process.pid_started(proc.pid)
+    rec = _record(status="running", host=process.hostname(), pid=proc.pid, pid_started=started)
     assert store.effective_status(rec) == "running"
     proc.kill()
     stat = Path(f"/proc/{proc.pid}/stat")
@@ -192,7 +193,7 @@ def test_a_finished_but_unreaped_process_is_not_running(tmp_path: Path) -> None:
         if stat.read_bytes().split()[2] == b"Z":
             break
         time.sleep(0.01)
-    assert store.pid_started(proc.pid) == started  # still there, as a zombie
+    assert process.pid_started(proc.pid) == started  # still there, as a zombie
     assert store.liveness(rec)[:2] == ("crashed", "exited")
     proc.wait()
 
@@ -204,16 +205,16 @@ def test_pid_started_reads_field_22_past_an_odd_command_name(tmp_path: Path) -> 
     shutil.copy("/bin/sleep", odd)
     proc = subprocess.Popen([str(odd), "30"])
     try:
-        started = store.pid_started(proc.pid)
+        started = process.pid_started(proc.pid)
         ticks = os.sysconf("SC_CLK_TCK")
         uptime = float(Path("/proc/uptime").read_text().split()[0]) * ticks
-        own = store.pid_started(os.getpid())
+        own = process.pid_started(os.getpid())
         assert started is not None and own is not None
         assert own <= started <= uptime + ticks  # after this process, not in the future
     finally:
         proc.kill()
         proc.wait()
-    assert store.pid_started(proc.pid) is None  # gone
+    assert process.pid_started(proc.pid) is None  # gone
 
 
 CORRUPT = [

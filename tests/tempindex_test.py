@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MINIMAL_EXPERIMENT, git, run_cli, write
-from reprokit import gitindex
+from reprokit.capture import gitindex
 
 EXP = "experiments/toy/base_01_01.py"
 

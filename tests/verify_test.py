@@ -4,7 +4,7 @@ import json
 import math
 from pathlib import Path
 
-from reprokit import verify
+from reprokit.replay import verify
 
 
 def _run(path: Path, summary: dict[str, object], rows: list[dict[str, object]]) -> Path:
@@ -23,7 +23,7 @@ def test_identical_runs_match_exactly(tmp_path: Path) -> None:
     # Different wall-clock times must not matter.
     rows = [dict(r, time=999.0) for r in _rows([1.0, 0.5, 0.1])]
     b = _run(tmp_path / "b", {"acc": 0.9375, "loss": 0.1}, rows)
-    result = verify.compare_runs(a, b)
+    result = verify.compare_metrics(a, b)
     assert result.ok
     assert result.to_data() == {
         "verdict": "match", "rtol": 0.0, "atol": 0.0, "compared": 3, "mismatches": []
@@ -41,7 +41,7 @@ def test_one_ulp_is_a_mismatch_unless_tolerated(tmp_path: Path) -> None:
     nudged = math.nextafter(loss, 1.0)
     a = _run(tmp_path / "a", {"loss": loss}, _rows([1.0, 0.5, loss]))
     b = _run(tmp_path / "b", {"loss": nudged}, _rows([1.0, 0.5000001, nudged]))
-    exact = verify.compare_runs(a, b)
+    exact = verify.compare_metrics(a, b)
     assert not exact.ok
     data = exact.to_data()
     assert (data["verdict"], data["compared"]) == ("mismatch", 2)
@@ -53,7 +53,7 @@ def test_one_ulp_is_a_mismatch_unless_tolerated(tmp_path: Path) -> None:
         "loss    final  0.1       0.10000000000000002  1.39e-17  1.39e-16  mismatch",
         "loss    1      0.5       0.5000001            1e-07     2e-07     mismatch",
     ]
-    loose = verify.compare_runs(a, b, rtol=1e-6)
+    loose = verify.compare_metrics(a, b, rtol=1e-6)
     assert loose.ok, verify.format_table(loose)
     assert verify.summary_line(loose) == "verify: match (2 compared, rtol=1e-06 atol=0)"
     assert verify.summary_line(exact) == "verify: MISMATCH (2 of 2 differ, exact)"
@@ -63,7 +63,7 @@ def test_missing_metrics_nan_and_series_length(tmp_path: Path) -> None:
     nan = float("nan")
     a = _run(tmp_path / "a", {"loss": nan, "acc": 1.0}, _rows([1.0, 0.5]))
     b = _run(tmp_path / "b", {"loss": nan}, _rows([1.0]))
-    result = verify.compare_runs(a, b)
+    result = verify.compare_metrics(a, b)
     verdicts = [(r.metric, r.verdict) for r in result.rows]
     assert verdicts == [("acc", "missing"), ("loss", "match"), ("loss (2 vs 1 steps)", "mismatch")]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from _helpers import write_run
 
-from reprokit import where
+from reprokit.analysis import where
 from reprokit.errors import ReprokitError
 
 

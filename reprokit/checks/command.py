@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reprokit import experiment, naming
-from reprokit.checks.findings import Finding, format_finding, summary_line
-from reprokit.checks.runner import CheckResult, run_checks
+from reprokit.checks.report import print_report
+from reprokit.checks.runner import run_checks
 from reprokit.errors import ReprokitError
+from reprokit.experiments import discovery, naming
 from reprokit.settings import Settings
 
 
@@ -24,12 +23,12 @@ def collect_targets(paths: Sequence[Path], settings: Settings) -> list[Path]:
         if not settings.experiments.is_dir():
             return []
         # settings.experiments is already resolved; resolving 1,000 paths costs ~90 ms.
-        return experiment.iter_experiment_paths(settings.experiments)
+        return discovery.iter_experiment_paths(settings.experiments)
     found: dict[Path, None] = {}
     for given in paths:
         path = (Path.cwd() / given).resolve()
         if path.is_dir():
-            for p in experiment.iter_experiment_paths(path):
+            for p in discovery.iter_experiment_paths(path):
                 if p.is_relative_to(settings.experiments):
                     found[p] = None
         elif path.is_file():
@@ -41,34 +40,6 @@ def collect_targets(paths: Sequence[Path], settings: Settings) -> list[Path]:
                 hint="pass experiment files or folders, or nothing to check every experiment",
             )
     return sorted(found)
-
-
-def print_report(result: CheckResult, *, path_map: tuple[Path, Path] | None = None) -> int:
-    """Print findings (``path:line:col: RKnnn message`` + hint) and the summary; exit code."""
-    cwd = Path.cwd().resolve()
-    findings = result.findings
-    if path_map is not None:
-        src, dst = path_map
-        findings = [_moved(f, src, dst) for f in findings]
-    for finding in findings:
-        print(format_finding(finding, cwd))
-    print(summary_line(result.checked, findings))
-    return 1 if findings else 0
-
-
-def _moved(finding: Finding, src: Path, dst: Path) -> Finding:
-    """``finding`` with the staged export's folder ``src`` replaced by the repository's
-    ``dst``, in its path and in its text: an import error names the files it read, and a
-    temporary folder that is gone after the hook means nothing to the user."""
-    try:
-        path = dst / finding.path.relative_to(src)
-    except ValueError:
-        path = finding.path
-    old, new = str(src) + os.sep, str(dst) + os.sep
-    hint = finding.hint.replace(old, new) if finding.hint else finding.hint
-    return Finding(
-        path, finding.line, finding.col, finding.code, finding.message.replace(old, new), hint
-    )
 
 
 def check(

@@ -13,11 +13,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from reprokit import experiment
 from reprokit.checks.cache import default_cache_path
-from reprokit.checks.command import print_report
+from reprokit.checks.report import print_report
 from reprokit.checks.runner import run_checks
 from reprokit.errors import ReprokitError
+from reprokit.experiments import discovery
 from reprokit.gitcmd import git_toplevel, run_git
 from reprokit.settings import Settings
 
@@ -72,7 +72,7 @@ def check_staged(*, settings: Settings, static_only: bool, use_cache: bool) -> i
             folder = tmp / family
             if folder.is_dir():
                 targets += [
-                    p for p in experiment.iter_experiment_paths(folder) if p.parent == folder
+                    p for p in discovery.iter_experiment_paths(folder) if p.parent == folder
                 ]
         result = run_checks(
             targets,

@@ -16,9 +16,9 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from reprokit import naming
 from reprokit.checks.findings import Finding
 from reprokit.checks.locations import Locator, display_name
+from reprokit.experiments import naming
 
 
 def in_precommit_env() -> bool:

@@ -72,9 +72,9 @@ def check_in_child(
     ``imports_of(rel)`` is every project file (root-relative) importing ``rel`` executes,
     itself included: a file that imports the one a job was stuck in is not tried again.
     """
-    from reprokit import liverun
+    from reprokit import interrupts
 
-    with liverun.sigterm_unwinds():
+    with interrupts.sigterm_unwinds():
         return _check_all(jobs, settings, extra_sys_path, imports_of)
 
 
@@ -124,7 +124,7 @@ def _run_child(
 ) -> tuple[dict[int, Outcome], tuple[int, str] | None]:
     """One child over ``jobs``: the outcomes it finished, and (index, phase and stack dump)
     of the job it was stuck in, if any."""
-    from reprokit import liverun
+    from reprokit import interrupts
 
     tmp = tempfile.mkdtemp(prefix="reprokit-check-")
     proc: subprocess.Popen[bytes] | None = None
@@ -155,7 +155,7 @@ def _run_child(
         crashed = stuck is None and len(done) < len(jobs)
     finally:
         # A second Ctrl-C or SIGTERM here would stop the clean-up half-way.
-        with liverun.signals_ignored():
+        with interrupts.signals_ignored():
             if proc is not None:
                 _kill_group(proc)
             for fd in pipe or ():

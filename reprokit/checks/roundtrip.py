@@ -63,25 +63,25 @@ def same_config(a: Any, b: Any) -> bool:
 def _roundtrip_problem(config: Any) -> tuple[str, str, str | None, str | None] | None:
     """(code, message, hint, field_path) when ``config`` does not round-trip, else None.
 
-    Same data path as ``configio.dumps``/``loads`` (``to_data`` -> YAML -> ``from_data``),
-    but emitted with libyaml when available: configio's pure-Python dumper (chosen for
+    Same data path as ``codec.dumps``/``loads`` (``to_data`` -> YAML -> ``from_data``),
+    but emitted with libyaml when available: the codec's pure-Python dumper (chosen for
     byte-identical records everywhere) costs ~1 ms a config, half the 2 s budget for
     1,000 experiments. Byte stability is checked on the data, which the deterministic
     dumper turns into text: equal ordered data gives equal bytes.
     """
     import yaml
 
-    from reprokit import configio
+    from reprokit.config import codec
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     try:
-        data = configio.to_data(config)
+        data = codec.to_data(config)
         text = yaml.dump(
             data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
         )
-        loaded = configio.loads(text, type(config), fmt="yaml")
-        again = configio.to_data(loaded)
-    except configio.ConfigError as e:
+        loaded = codec.loads(text, type(config), fmt="yaml")
+        again = codec.to_data(loaded)
+    except codec.ConfigError as e:
         return "RK601", e.message, e.hint, getattr(e, "field_path", None)
     except Exception as e:
         return "RK601", f"{type(e).__name__}: {e}", None, None

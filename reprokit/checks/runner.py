@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reprokit import naming
 from reprokit.checks import static
 from reprokit.checks.cache import CheckCache, read_source
 from reprokit.checks.findings import Finding
 from reprokit.checks.verdict import family_names, fingerprint, names_key, verdict_key
+from reprokit.experiments import naming
 from reprokit.settings import Settings
 
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from reprokit import naming
 from reprokit.checks.findings import Finding
+from reprokit.experiments import naming
 
 # A stem that almost follows the pattern (`wide_2_1`): keep its name part for the hint.
 _LOOSE_IDS_RE = re.compile(r"_\d+_\d+$")

@@ -45,8 +45,8 @@ def fingerprint(settings: Settings) -> str:
     from reprokit import __version__
 
     here = Path(__file__).resolve().parent
-    sources = [*sorted(here.glob("*.py")), here.parent / "configio.py"]
-    sources.append(here.parent / "_configyaml.py")
+    config = here.parent / "config"
+    sources = [*sorted(here.glob("*.py")), config / "codec.py", config / "yamlwriter.py"]
     stamps = []
     for src in sources:
         try:

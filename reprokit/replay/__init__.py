@@ -1,0 +1,1 @@
+"""``reprokit replay``: restore the snapshot, the child process, what replay says, ``--verify``."""
