@@ -61,6 +61,11 @@ def _isolated_git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.delenv("REPROKIT_OUTPUTS", raising=False)
+    # scikit-learn sets these in os.environ when a test imports it in-process; every later
+    # launch subprocess would inherit and record them, so a test's outcome would depend on
+    # which tests ran before it.
+    for key in ("KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK"):
+        monkeypatch.delenv(key, raising=False)
 
 
 @pytest.fixture(autouse=True)
