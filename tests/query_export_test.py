@@ -106,7 +106,7 @@ def test_replays_are_left_out_unless_all_everywhere(
     assert [r["id"] for r in reprokit.runs()] == originals
     frame = reprokit.runs_frame()
     assert list(frame["id"]) == originals
-    # The README's groupby counts each seed once: the replay of run_1 is not a sample.
+    # The groupby in docs/reference.md counts each seed once: the replay of run_1 is not a sample.
     counts = frame[frame["status"] == "completed"].groupby("experiment")["metric.val_acc"]
     assert counts.count().to_dict() == {BASE: 2}
     assert frame["replay_of"].isna().all()

@@ -1,4 +1,4 @@
-"""Sharing runs between people through one git remote, as README "Sharing runs with
+"""Sharing runs between people through one git remote, as docs/reference.md "Sharing runs with
 teammates" recommends: one outputs folder per person, snapshot refs pushed to the remote."""
 
 from __future__ import annotations
