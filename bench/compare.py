@@ -227,6 +227,16 @@ def make_repo(root: Path, files: int, modified: int, untracked: int) -> None:
         (root / "new" / f"u{i // 10}" / f"n{i}.txt").write_text(f"{MARK_UNTR} {i}\n")
 
 
+# The least any snapshot of the working tree must do (as bench_launch.py's "git work"):
+# status, then the tree with every change and untracked file through a temporary index.
+GIT_FLOOR = "git floor (status + temp-index write-tree)"
+GIT_FLOOR_SH = (
+    "t=$(mktemp) && cp .git/index $t && git status --porcelain=v2 -z >/dev/null && "
+    "GIT_INDEX_FILE=$t git add -A && GIT_INDEX_FILE=$t git write-tree >/dev/null; "
+    "r=$?; rm -f $t; exit $r"
+)
+
+
 class Tools:
     """How each variant records one run of the trivial script in a repository."""
 
@@ -248,6 +258,7 @@ class Tools:
         return {
             "bare (reprokit venv)": [str(REPROKIT_PY), "run_bare.py"],
             "bare (tools venv)": [self.cpy, "run_bare.py"],
+            GIT_FLOOR: ["sh", "-c", GIT_FLOOR_SH],
             "reprokit": [REPROKIT_CLI, "launch", EXP],
             "sacred": [self.cpy, "run_sacred.py"],
             "wandb": [self.cpy, "run_wandb.py"],
@@ -317,20 +328,23 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def launch_section(
     tools: Tools, chosen: list[str], repos: dict[str, Path], repeat: int
 ) -> tuple[str, dict[str, float]]:
-    out, over = [], {}
+    out, walls = [], {}
     for label, repo in repos.items():
-        names = ["bare (reprokit venv)", "bare (tools venv)", *chosen]
+        names = ["bare (reprokit venv)", "bare (tools venv)", GIT_FLOOR, *chosen]
         s = alternate([(n, tools.runner(n, repo)) for n in names], repeat)
         rk_over = None
         if "reprokit" in s:
             rk_over = med(s["reprokit"]) - med(s["bare (reprokit venv)"])
         rows = []
         for n in names:
+            if n == GIT_FLOOR:
+                rows.append([n, span(s[n]), "", "", ""])
+                continue
             base = "bare (reprokit venv)" if n in ("reprokit", "bare (reprokit venv)") else None
             base = base or "bare (tools venv)"
             added = med(s[n]) - med(s[base])
             if label == "small":
-                over[n] = med(s[n])
+                walls[n] = med(s[n])
             vs_rk = ""
             if rk_over and n not in ("reprokit",) and not n.startswith("bare"):
                 vs_rk = f"{added / rk_over:.1f}×"
@@ -356,7 +370,7 @@ def launch_section(
                 rows,
             )
         )
-    return "\n".join(out), over
+    return "\n".join(out), walls
 
 
 def describe_repo(repo: Path) -> str:
@@ -691,10 +705,11 @@ def replay_section(tools: Tools, repo: Path, repeat: int) -> str:
         runs = [repo / "outputs" / "run_1"]
     run_id = runs[0].name
     snapshot = json.loads((runs[0] / "run.json").read_text())["git"]["snapshot"]
-    dest = repo.parent / "replay-wt"
     bare = [str(REPROKIT_PY), "run_bare.py"]
+    rounds = iter(range(1_000_000))
 
     def baseline() -> float:
+        dest = repo.parent / f"replay-wt{next(rounds)}"  # a new path each time, as replay's
         start = time.perf_counter()
         sh(
             [*WT_ADD, str(dest), snapshot],
@@ -938,9 +953,6 @@ def main() -> None:
         if a.keep:
             print(f"kept {work}")
         else:
-            for wt in (work / "replay-wt",):
-                if wt.exists():
-                    subprocess.run(["git", "worktree", "prune"], cwd=work / "large")
             shutil.rmtree(work, ignore_errors=True)
 
 
