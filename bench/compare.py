@@ -325,10 +325,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def launch_section(
-    tools: Tools, chosen: list[str], repos: dict[str, Path], repeat: int
-) -> tuple[str, dict[str, float]]:
-    out, walls = [], {}
+def launch_section(tools: Tools, chosen: list[str], repos: dict[str, Path], repeat: int) -> str:
+    out = []
     for label, repo in repos.items():
         names = ["bare (reprokit venv)", "bare (tools venv)", GIT_FLOOR, *chosen]
         s = alternate([(n, tools.runner(n, repo)) for n in names], repeat)
@@ -343,8 +341,6 @@ def launch_section(
             base = "bare (reprokit venv)" if n in ("reprokit", "bare (reprokit venv)") else None
             base = base or "bare (tools venv)"
             added = med(s[n]) - med(s[base])
-            if label == "small":
-                walls[n] = med(s[n])
             vs_rk = ""
             if rk_over and n not in ("reprokit",) and not n.startswith("bare"):
                 vs_rk = f"{added / rk_over:.1f}×"
@@ -370,7 +366,7 @@ def launch_section(
                 rows,
             )
         )
-    return "\n".join(out), walls
+    return "\n".join(out)
 
 
 def describe_repo(repo: Path) -> str:
@@ -387,7 +383,6 @@ def log_section(
     repo: Path,
     counts: dict[str, int],
     repeat: int,
-    launch_wall: dict[str, float],
 ) -> str:
     report = tools.store / "log-report.txt"
     loops: dict[str, list[float]] = {n: [] for n in chosen}
@@ -405,16 +400,17 @@ def log_section(
 
         return go
 
-    walls = alternate([(n, one(n)) for n in chosen], repeat, warmup=1)
+    variants = []
+    for n in chosen:  # each tool's logging run and its 5-step run, side by side
+        variants += [(n, one(n)), (f"{n} 5 steps", tools.runner(n, repo))]
+    walls = alternate(variants, repeat, warmup=1)
     for n in chosen:  # drop the warm-up round's figures
         loops[n], grow[n] = loops[n][1:], grow[n][1:]
     us = lambda x: f"{x * 1e6:,.1f}"  # noqa: E731
     rk = med(loops["reprokit"]) if "reprokit" in loops else None
     rows = []
     for n in chosen:
-        total = ""
-        if n in launch_wall:
-            total = us((med(walls[n]) - launch_wall[n]) / counts[n])
+        total = us((med(walls[n]) - med(walls[f"{n} 5 steps"])) / counts[n])
         rows.append(
             [
                 n,
@@ -431,8 +427,8 @@ def log_section(
         "differs by tool (`--steps` for reprokit and sacred, `--slow-steps` for the slower "
         "wandb and MLflow, whose defaults keep each run under ~20 s). "
         "µs/step in the loop is what the training loop pays; whole run is the run's wall time "
-        "minus the 5-step launch above, per step (so it includes flushing at the end; blank "
-        "without the launch section); RSS "
+        "minus the same tool's 5-step run (alternated with it), per step, so it includes "
+        "flushing at the end; RSS "
         "growth is the training process's resident memory after the loop minus before it "
         "(wandb's service process not counted).\n"
     )
@@ -926,15 +922,14 @@ def main() -> None:
         make_repo(repos["small"], 20, 20, 20)
         if need_large:
             make_repo(repos["large"], files, 50, 20)
-        launch_wall: dict[str, float] = {}
         if "launch" in sections:
             step("launch")
-            text, launch_wall = launch_section(tools, chosen, repos, repeat)
+            text = launch_section(tools, chosen, repos, repeat)
             emit(text)
             emit(records_section(tools, chosen, repos["small"]))
         if "log" in sections:
             step("logging")
-            emit(log_section(tools, chosen, repos["small"], steps, min(repeat, 3), launch_wall))
+            emit(log_section(tools, chosen, repos["small"], steps, min(repeat, 3)))
         if "query" in sections and ("reprokit" in chosen or any("mlflow" in t for t in chosen)):
             step("queries")
             qtools = Tools(cpy, work / "query-store")
