@@ -182,3 +182,17 @@ def git_toplevel(cwd: Path) -> Path | None:
     out = locate(cwd=cwd)
     top = out.decode("utf-8", "surrogateescape").strip() if out is not None else ""
     return Path(top) if top else None
+
+
+def not_a_repository(cwd: Path) -> str:
+    """The one way reprokit says that ``cwd`` is in no git working tree."""
+    return f"{cwd} is not in a git repository"
+
+
+def require_toplevel(cwd: Path, *, hint: str, because: str = "") -> Path:
+    """:func:`git_toplevel`, or a ReprokitError saying ``cwd`` is in no repository (plus
+    ``because``, why this command needs one) with ``hint``, what to do about it."""
+    top = git_toplevel(cwd)
+    if top is None:
+        raise ReprokitError(not_a_repository(cwd) + because, hint=hint)
+    return top

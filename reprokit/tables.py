@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,9 +89,19 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """Columns separated by two spaces; numeric columns right-aligned; cells made safe for
-    a terminal (:func:`safe_text`)."""
+def render_table(
+    header: Sequence[str],
+    body: Sequence[Sequence[str]],
+    numeric: Collection[int] = (),
+    *,
+    sep: str = "  ",
+    rule: str | None = None,
+    indent: str = "",
+) -> str:
+    """Every plain-text table of the commands: columns separated by ``sep``; numeric
+    columns right-aligned; cells made safe for a terminal (:func:`safe_text`) before they
+    are measured; each line after ``indent``, trailing spaces dropped, ending in a newline.
+    ``rule`` (e.g. ``"-+-"``) draws a line of dashes under the header, joined by it."""
     header = [safe_text(h) for h in header]
     body = [[safe_text(c) for c in line] for line in body]
     widths = [len(h) for h in header]
@@ -103,9 +113,12 @@ def render_table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: 
             c.rjust(w) if i in numeric else c.ljust(w)
             for i, (c, w) in enumerate(zip(line, widths, strict=True))
         ]
-        return "  ".join(parts).rstrip()
+        return (indent + sep.join(parts)).rstrip()
 
-    return "\n".join([fmt(header), *(fmt(line) for line in body)]) + "\n"
+    lines = [fmt(header)]
+    if rule is not None:
+        lines.append(indent + rule.join("-" * w for w in widths))
+    return "\n".join([*lines, *(fmt(line) for line in body)]) + "\n"
 
 
 def iso_utc(value: str | None) -> str | None:

@@ -49,6 +49,7 @@ TOP_LEVEL = frozenset(
         "redact",
         "stats",
         "interrupts",
+        "files",
     }
 )
 # Analysis reads records; it does not run code. Where it needs a piece of a later stage,

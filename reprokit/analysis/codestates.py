@@ -11,6 +11,7 @@ from typing import Any
 from reprokit.analysis.evidence import by_seed
 from reprokit.errors import ReprokitError
 from reprokit.gitcmd import run_git
+from reprokit.record.codestate import code_state
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,10 @@ def _changed_files(record: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def state_key(record: Mapping[str, Any], trees: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """What identifies a run's code: HEAD sha, plus the snapshot's tree when it was dirty.
-
-    Two dirty runs from the same files have the same tree though each has its own snapshot
-    commit; the tree also matches across experiments launched from one working state.
-    """
-    sha, snap = _run_key(record)
-    return sha, (trees.get(snap, snap) if snap else None)
-
-
-def _run_key(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A run's :func:`~reprokit.record.codestate.code_state`, with the snapshot trees that
+    :func:`known_trees` asked of git for records that did not record theirs."""
     git = record.get("git") or {}
-    return git.get("sha"), (git.get("snapshot") if git.get("dirty") else None)
+    return code_state(git, tree=trees.get(str(git.get("snapshot"))))
 
 
 def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> list[CodeState]:
@@ -75,7 +68,7 @@ def code_states(runs: Sequence[Mapping[str, Any]], metric: str, cwd: Path) -> li
                 commits = tuple(commits_between(previous_sha, sha, cwd))
             except ReprokitError:
                 commits = ("(commits unavailable: one of the SHAs is not in this clone)",)
-        snap = _run_key(members[0])[1] if tree else None
+        snap = (members[0].get("git") or {}).get("snapshot") if tree else None
         states.append(
             CodeState(
                 sha,

@@ -13,7 +13,7 @@ from reprokit.errors import ReprokitError
 from reprokit.paths import rel_path
 from reprokit.settings import Settings
 from reprokit.stats import as_float
-from reprokit.tables import format_config_value, json_text, safe_text
+from reprokit.tables import format_config_value, json_text, render_table, safe_text
 
 
 def config_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -148,19 +148,14 @@ def render(diff: Mapping[str, Any]) -> str:
         "  (same)"
     ]
     out += ["", "metrics:"]
-    rows = [("metric", ia, ib, "Δ")]
-    rows += [
+    rows = [
         (m["name"], _m(m["a"]), _m(m["b"]), "" if m["delta"] is None else _signed(m["delta"]))
         for m in diff["metrics"]
     ]
-    if len(rows) == 1:
+    if not rows:
         out.append("  (none)")
     else:
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        out += [
-            f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
-            for r in rows
-        ]
+        out += render_table(("metric", ia, ib, "Δ"), rows, {1, 2}, indent="  ").splitlines()
     ga, gb = diff["git"]["a"], diff["git"]["b"]
     out += ["", "git:"]
     sa, sb = (ga.get("sha") or "-")[:12], (gb.get("sha") or "-")[:12]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit.errors import ReprokitError
-from reprokit.record import index, store
+from reprokit.record import codestate, index, store
 from reprokit.settings import Settings
 
 # "incomplete": a run folder with no run.json (its launch was killed while starting).
@@ -32,8 +32,8 @@ STATUSES = ("completed", "failed", "interrupted", "crashed", "running", "incompl
 @dataclass(frozen=True)
 class DirtyRuns:
     """The runs made from a dirty tree, by id: ``(num, HEAD sha, snapshot, state)``, where
-    ``state`` is the snapshot's tree recorded at launch (``tree:<sha>``) or, for older
-    records, the sha256 of the run's diff.patch (``patch:<sha256>``), both from the index.
+    ``state`` is :func:`reprokit.record.codestate.changes` from the index: the snapshot's
+    tree recorded at launch, else (older records) the sha256 of the run's diff.patch.
 
     Each dirty run has its own snapshot commit, while :mod:`reprokit.analysis.codestates` (blame)
     groups dirty runs by the snapshot's tree: the same grouping, without a git call. A
@@ -45,13 +45,12 @@ class DirtyRuns:
     @cached_property
     def snapshots(self) -> dict[str, str]:
         """For each dirty run's id, the snapshot that names its code state."""
-        first: dict[tuple[str | None, str], tuple[int, str]] = {}
-        keys: dict[str, tuple[str | None, str]] = {}
+        first: dict[tuple[str | None, str | None], tuple[int, str]] = {}
+        keys: dict[str, tuple[str | None, str | None]] = {}
         for rid, (num, sha, snapshot, state) in self.runs.items():
             if not snapshot:
                 continue
-            # Neither tree nor patch: the snapshot alone names a state of its own.
-            key = (sha, state or snapshot)
+            key = (sha, state)
             keys[rid] = key
             if key not in first or num < first[key][0]:
                 first[key] = (num, snapshot)
@@ -92,11 +91,9 @@ class RunRow:
         first of them (blame's grouping, :mod:`reprokit.analysis.codestates`)."""
         if not self.git_dirty:
             return self.git_sha
-        from reprokit.analysis.where import code_of
-
         snapshot = self.dirty_runs.snapshots.get(self.id) if self.dirty_runs else None
         if snapshot is None:
-            return code_of(self.record.get("git") or {})
+            return codestate.code_label(self.record.get("git") or {})
         return f"{self.git_sha}+{snapshot}" if self.git_sha else snapshot
 
     @cached_property
@@ -136,10 +133,9 @@ def hidden_kind(smoke: Any, ablation: Any, replay_of: Any) -> str | None:
 
 
 def _state_of(row: Any) -> str | None:
-    """A dirty run's code state from its index row: its tree, else its patch digest."""
-    if row["git_tree"]:
-        return f"tree:{row['git_tree']}"
-    return f"patch:{row['git_changes']}" if row["git_changes"] else None
+    """A dirty run's code state from its index row (:func:`codestate.changes`)."""
+    git = {"dirty": True, "snapshot": row["git_snapshot"], "tree": row["git_tree"]}
+    return codestate.changes(git, patch=row["git_changes"])
 
 
 def _incomplete_row(settings: Settings, num: int, run_id: str) -> RunRow:

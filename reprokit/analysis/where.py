@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit.errors import ReprokitError
+from reprokit.record.codestate import code_label
 from reprokit.tables import did_you_mean
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -203,16 +204,6 @@ def shown_verdict(replay: Mapping[str, Any] | None, latest: str | None) -> str |
     return replay_verdict({"replay": replay.get("replay")})
 
 
-def code_of(git: Mapping[str, Any]) -> str | None:
-    """A run's code state from its ``git`` record: ``<sha>`` clean, ``<sha>+<snapshot>``
-    dirty (each dirty run has its own snapshot: :attr:`reprokit.analysis.rows.RunRow.code` names
-    one snapshot per set of files, as blame groups them)."""
-    sha, snapshot = git.get("sha"), git.get("snapshot")
-    if git.get("dirty") and snapshot:
-        return f"{sha}+{snapshot}" if sha else str(snapshot)
-    return None if sha is None else str(sha)
-
-
 def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """One run record as a flat row: identity, status, git, code state, replay,
     ``config.*`` and ``metric.*``."""
@@ -242,7 +233,7 @@ def flat_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "note": record.get("note"),
         "git.sha": git.get("sha"),
         "git.dirty": git.get("dirty"),
-        "code": record["code"] if "code" in record else code_of(git),
+        "code": record["code"] if "code" in record else code_label(git),
     }
     from reprokit.config.codec import flatten
 

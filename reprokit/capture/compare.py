@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reprokit.tables import safe_text
+from reprokit.tables import render_table
 
 # Listed first in the table: the packages whose versions most often move numbers.
 _FIRST = ("torch", "numpy")
@@ -159,14 +159,10 @@ def compare(recorded: Mapping[str, Any], here: Mapping[str, Any]) -> list[Differ
 
 def format_table(diffs: list[Difference]) -> str:
     """``what | recorded | here`` with a ``*`` after the rows that can change results."""
-    rows = [("what", "recorded", "here")]
-    rows += [(d.what + (" *" if d.affects_results else ""), d.recorded, d.here) for d in diffs]
-    # Recorded values come from someone else's record: escaped for the terminal.
-    rows = [(safe_text(a), safe_text(b), safe_text(c)) for a, b, c in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    rows = [(d.what + (" *" if d.affects_results else ""), d.recorded, d.here) for d in diffs]
+    # Recorded values come from someone else's record: render_table escapes them.
+    table = render_table(("what", "recorded", "here"), rows, sep=" | ", rule="-+-")
+    return table.removesuffix("\n")
 
 
 def gpu_selection(

@@ -9,7 +9,6 @@ replay :func:`compare_inputs` fingerprints the same paths again and lists what c
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from reprokit import redact
+from reprokit.files import file_digest
 
 # Hashing is cheap up to here; a multi-GB dataset would stall every launch, so larger files
 # are fingerprinted by size and mtime only.
@@ -45,15 +45,6 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _digest(path: Path) -> str | None:
     """A small file's sha256; None for a file that holds credentials, by its name or its
     content (``token_file: Path``): the record is shared, and a hash of a short
@@ -62,7 +53,7 @@ def _digest(path: Path) -> str | None:
         return None
     if redact.secret_file_content(path, HASH_LIMIT):
         return None
-    return sha256_file(path)
+    return file_digest(path)
 
 
 def fingerprint_path(path: Path) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ lives in :mod:`reprokit.replay.restore`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -29,10 +28,10 @@ from reprokit import redact
 from reprokit.background import Background
 from reprokit.capture import gitindex, gitstatus, refs as snapshot_refs
 from reprokit.errors import ReprokitError
+from reprokit.files import file_digest
 from reprokit.gitcmd import REPROKIT_IDENTITY, locate, run_git
 
 _GITLINK_MODE = b"160000"
-_HASH_CHUNK = 1 << 20
 # Adds new and changed files, drops deleted ones, turns a nested repository into a gitlink;
 # applies .gitattributes clean filters like `git add`.
 # Commands that write the temporary index run no hooks: git runs the user's
@@ -47,14 +46,6 @@ _PATCH_ARGS = (
     "diff-tree", "-r", "-p", "--root", "--no-commit-id", "--binary", "--full-index",
     "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
 )  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # Untracked files that hold credentials, by name (.pgpass, token.txt, id_*, *.pem) or by
@@ -111,7 +102,7 @@ def _split_untracked(
             skipped.append(_secret_entry(name, st.st_size, "its name says so"))
         elif st.st_size > cap:
             skipped.append(
-                {"path": name, "size": st.st_size, "sha256": _sha256(path), "reason": "size"}
+                {"path": name, "size": st.st_size, "sha256": file_digest(path), "reason": "size"}
             )
         elif found := _secret_content(path, cap):
             skipped.append(_secret_entry(name, st.st_size, f"it holds {found}"))

@@ -15,6 +15,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from reprokit.files import write_atomic
+
 CACHE_VERSION = 1
 
 
@@ -122,8 +124,6 @@ class CheckCache:
         """Write atomically; a read-only git dir just means no cache next time."""
         if self.path is None or not self.dirty:
             return
-        import tempfile  # only here: launch reads the cache on every run, writes it rarely
-
         data = {
             "version": CACHE_VERSION,
             "fingerprint": self.fingerprint,
@@ -138,12 +138,4 @@ class CheckCache:
                 ignore = self.path.parent / ".gitignore"
                 if not ignore.exists():
                     ignore.write_text("# created by reprokit check\n*\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".check-cache-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))

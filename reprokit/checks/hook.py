@@ -18,7 +18,7 @@ from reprokit.checks.report import print_report
 from reprokit.checks.runner import run_checks
 from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery
-from reprokit.gitcmd import git_toplevel, run_git
+from reprokit.gitcmd import require_toplevel, run_git
 from reprokit.settings import Settings
 
 
@@ -28,13 +28,9 @@ def _split_z(out: bytes) -> list[str]:
 
 def check_staged(*, settings: Settings, static_only: bool, use_cache: bool) -> int:
     """Check the families touched by staged changes, as staged; 0 when none is touched."""
-    top = git_toplevel(settings.root)
-    if top is None:
-        raise ReprokitError(
-            f"{settings.root} is not in a git repository",
-            hint="--staged checks the git index; run plain `reprokit check` instead",
-        )
-    top = top.resolve()
+    top = require_toplevel(
+        settings.root, hint="--staged checks the git index; run plain `reprokit check` instead"
+    ).resolve()
     try:
         exp_rel = settings.experiments.relative_to(top).as_posix()
         root_rel = settings.root.relative_to(top)

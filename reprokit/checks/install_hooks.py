@@ -7,13 +7,13 @@ because an installed reprokit has no ``hooks/`` folder; a test keeps the two ide
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
 
 from reprokit.errors import ReprokitError
-from reprokit.gitcmd import run_git
+from reprokit.files import write_atomic
+from reprokit.gitcmd import require_toplevel, run_git
 from reprokit.settings import Settings
 
 HOOK_MARKER = "# reprokit pre-commit hook"
@@ -54,14 +54,9 @@ def hooks_dir(root: Path) -> Path:
 
 def install_hooks(*, settings: Settings, force: bool = False) -> int:
     """Write the pre-commit hook; refuse to replace a different hook unless ``force``."""
-    from reprokit.gitcmd import git_toplevel
-
-    top = git_toplevel(settings.root)
-    if top is None:
-        raise ReprokitError(
-            f"{settings.root} is not in a git repository",
-            hint="run `git init` first; the hook runs when you commit",
-        )
+    top = require_toplevel(
+        settings.root, hint="run `git init` first; the hook runs when you commit"
+    )
     target = hooks_dir(top) / "pre-commit"
     text = hook_text()
     if target.exists():
@@ -92,9 +87,6 @@ def install_hooks(*, settings: Settings, force: bool = False) -> int:
             backup.write_text(old, encoding="utf-8")
             print(f"kept the previous hook as {backup}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(".pre-commit.reprokit-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o755)
-    os.replace(tmp, target)
+    write_atomic(target, text.encode("utf-8"), mode=0o755)
     print(f"installed the reprokit pre-commit hook in {target}")
     return 0

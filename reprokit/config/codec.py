@@ -41,6 +41,7 @@ from reprokit.config import yamlwriter
 from reprokit.config.decode import decode
 from reprokit.config.encode import encode
 from reprokit.config.types import ConfigError, Kind, field_specs, info, type_name
+from reprokit.files import write_atomic
 
 __all__ = [
     "Change",
@@ -186,18 +187,8 @@ def _format_of(path: Path) -> Format:
 
 def dump(config: Any, path: str | os.PathLike[str]) -> None:
     """Write ``config`` to ``path`` (format by suffix), atomically: temp file, then rename."""
-    import tempfile
-
     path = Path(path)
-    data = dumps(config, _format_of(path)).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, dumps(config, _format_of(path)).encode("utf-8"))
 
 
 def load(path: str | os.PathLike[str], config_type: type[T]) -> T:

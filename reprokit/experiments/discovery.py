@@ -6,7 +6,6 @@ runs user code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import sys
@@ -114,10 +113,6 @@ def lineage(path: Path) -> list[ExperimentFile]:
         chain.append(parent)
         current = parent
     return list(reversed(chain))
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def import_experiment(path: Path, settings: Settings) -> ModuleType:

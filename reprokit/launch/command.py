@@ -25,6 +25,8 @@ from reprokit.background import Background
 from reprokit.capture import determinism, environment, process
 from reprokit.errors import EXIT_FAILURE, EXIT_OK, ReprokitError
 from reprokit.experiments import discovery
+from reprokit.files import write_atomic
+from reprokit.gitcmd import not_a_repository, require_toplevel
 from reprokit.launch import liverun, metrics, target
 from reprokit.paths import shown
 from reprokit.record import store
@@ -146,13 +148,11 @@ def _check(path: Path, settings: Settings) -> None:
 
 
 def _require_git(settings: Settings) -> None:
-    from reprokit.gitcmd import git_toplevel
-
-    if git_toplevel(settings.root) is None:
-        raise ReprokitError(
-            f"{settings.root} is not in a git repository, and require_git is set",
-            hint="run `git init` and commit, or set require_git = false in [tool.reprokit]",
-        )
+    require_toplevel(
+        settings.root,
+        because=", and require_git is set",
+        hint="run `git init` and commit, or set require_git = false in [tool.reprokit]",
+    )
 
 
 def _hardware() -> dict[str, Any]:
@@ -472,7 +472,7 @@ def _prepare(
     git = git_probe.result()
     if git is None and opts.git_from is None:
         print(
-            f"reprokit: warning: {c.settings.root} is not in a git repository; "
+            f"reprokit: warning: {not_a_repository(c.settings.root)}; "
             "the run records no code state (git: null)",
             file=sys.stderr,
         )
@@ -702,4 +702,4 @@ def _say_ended(
 def _write_config(run_dir: Path, config: Any) -> None:
     from reprokit.config import codec
 
-    store.write_text(run_dir / store.CONFIG_FILE, codec.dumps(config))
+    write_atomic(run_dir / store.CONFIG_FILE, codec.dumps(config).encode("utf-8"))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprokit import redact
 from reprokit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ReprokitError
+from reprokit.files import write_atomic
 from reprokit.interrupts import ENDING as _ENDING, Terminated
 from reprokit.record import store
 
@@ -166,7 +167,7 @@ def outcome_of(exc: BaseException, run_dir: Path, *, during_setup: bool) -> dict
         tb = tb.tb_next  # start at main: launch's own frame is noise to the user
     # A connection error names its URL, token and all: the record keeps it scrubbed.
     text = redact.scrub_text("".join(traceback.format_exception(type(exc), exc, tb)))
-    store.write_text(run_dir / store.TRACEBACK_FILE, text)
+    write_atomic(run_dir / store.TRACEBACK_FILE, text.encode("utf-8"))
     if not during_setup:
         say(text, end="")
     if isinstance(exc, SystemExit):

@@ -16,6 +16,7 @@ from typing import Any
 from reprokit.capture import determinism
 from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery
+from reprokit.files import file_digest
 from reprokit.settings import Settings
 
 
@@ -113,7 +114,7 @@ def describe_experiment(path: Path, settings: Settings) -> dict[str, Any]:
                 "id": e.parsed.id_str,
                 "name": e.parsed.name,
                 "path": e.path.relative_to(root).as_posix(),
-                "sha256": discovery.file_sha256(e.path),
+                "sha256": file_digest(e.path),
             }
             for e in chain
         ],

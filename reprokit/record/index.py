@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reprokit.errors import ReprokitError
+from reprokit.files import digest
 from reprokit.paths import shown
 from reprokit.record import store
 from reprokit.tables import safe_text
@@ -120,17 +121,12 @@ def _changes_digest(run_dir: Path, git: dict[str, Any]) -> str | None:
     names the code state without a git call. Read once, when the run is indexed."""
     if not git.get("dirty"):
         return None
-    import hashlib
-
-    digest = hashlib.sha256()
     # Only the run folder's own patch: the record's patch_file name is not a path to follow.
     try:
         with store.open_regular(run_dir / store.PATCH_FILE) as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+            return digest(f)
     except (OSError, ReprokitError):
         return None  # no patch to compare: the run's snapshot names a state of its own
-    return digest.hexdigest()
 
 
 # SQLite integers are 64-bit: a record's seed of 2**64 (a valid `--seed`) made the insert

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeGuard
 
 from reprokit.capture.process import hostname, proc_stat
 from reprokit.errors import ReprokitError
+from reprokit.files import write_atomic
 from reprokit.paths import shown
 from reprokit.record import schema, trust
 from reprokit.settings import Settings
@@ -194,32 +195,13 @@ def _entries(outputs: Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write a file atomically: a temporary file in the same folder, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        # A full disk or a file-size limit once left a half-written temp file per failed
-        # write (one per heartbeat); only a kill between open and rename leaves one now.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
-
-
 def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, sort_keys=True, indent=1, default=str) + "\n").encode("utf-8")
 
 
 def write_json(path: Path, data: Any) -> None:
     """Machine records are JSON with sorted keys (diff-friendly), written atomically."""
-    write_bytes(path, _json_bytes(data))
+    write_atomic(path, _json_bytes(data))
 
 
 def overwrite_json(path: Path, data: Any) -> None:

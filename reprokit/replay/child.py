@@ -51,6 +51,7 @@ from typing import Any
 import reprokit
 from reprokit import redact
 from reprokit.capture import environment
+from reprokit.files import file_digest
 from reprokit.gitcmd import run_git
 from reprokit.record import trust
 
@@ -337,7 +338,6 @@ def _looks_secret(source: Path, rel: str) -> bool:
 def _link_one(
     git_top: Path, worktree: Path, rel: str, entry: Mapping[str, Any], linked: list[str]
 ) -> str | None:
-    from reprokit.capture.inputs import sha256_file
 
     source, target = git_top / rel, worktree / rel
     reason = str(entry.get("reason"))
@@ -358,7 +358,7 @@ def _link_one(
     size = source.stat().st_size
     if entry.get("size") != size:
         return f"{what} changed size since the run: {entry.get('size')} -> {size}"
-    if size <= _REHASH_LIMIT and entry.get("sha256") not in (None, sha256_file(source)):
+    if size <= _REHASH_LIMIT and entry.get("sha256") not in (None, file_digest(source)):
         return f"{what} changed since the run (sha256 differs)"
     return None
 

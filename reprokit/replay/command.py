@@ -203,14 +203,11 @@ def replay(
     # per outputs folder only, and `sweep/run_1`'s replay must not read as one of
     # `outputs/run_1`'s.
     settings = settings.with_outputs(original.dir.parent)
-    from reprokit.gitcmd import git_toplevel
+    from reprokit.gitcmd import require_toplevel
 
-    top = git_toplevel(settings.root)
-    if top is None:
-        raise ReprokitError(
-            f"{settings.root} is not in a git repository",
-            hint="run replay from a clone of the repository the run was launched in",
-        )
+    top = require_toplevel(
+        settings.root, hint="run replay from a clone of the repository the run was launched in"
+    )
     options = _Options(verify, rtol, atol, strict, smoke, allow_tree_mismatch, from_patch)
     # SIGTERM unwinds like Ctrl-C, so a killed replay still removes its worktree (a
     # `kill` once left the folder and git's registration of it behind).

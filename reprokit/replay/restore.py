@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reprokit.errors import ReprokitError
-from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, GitTimeout, git_toplevel, run_git
+from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, GitTimeout, require_toplevel, run_git
 from reprokit.record import store, trust
 
 # Fetching must fail fast rather than wait for a password nobody will type, and only over
@@ -70,13 +70,7 @@ class Rebuilt:
 
 
 def _top(cwd: Path) -> Path:
-    top = git_toplevel(cwd)
-    if top is None:
-        raise ReprokitError(
-            f"{cwd} is not inside a git repository",
-            hint="run this from the repository the run was launched in",
-        )
-    return top
+    return require_toplevel(cwd, hint="run this from the repository the run was launched in")
 
 
 def _commit_of(top: Path, rev: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from reprokit.record import store
 from reprokit.stats import as_float
-from reprokit.tables import safe_text
+from reprokit.tables import render_table
 
 
 def _as_float(value: int) -> float:
@@ -241,7 +241,7 @@ def format_table(result: Verification) -> str:
     with the largest difference, or the last step when all steps match.
     """
     header = ("metric", "step", "original", "replay", "abs diff", "rel diff", "verdict")
-    lines = [header]
+    lines = []
     for r in result.rows:
         lines.append(
             (
@@ -254,12 +254,7 @@ def format_table(result: Verification) -> str:
                 r.verdict,
             )
         )
-    safe = [[safe_text(c) for c in line] for line in lines]
-    widths = [max(len(line[i]) for line in safe) for i in range(len(header))]
-    out = [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in safe
-    ]
-    return "\n".join(out)
+    return render_table(header, lines).removesuffix("\n")
 
 
 def summary_line(result: Verification) -> str:
