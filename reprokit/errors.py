@@ -10,7 +10,7 @@ from pathlib import Path
 # Documented exit codes (README "Exit codes"). Kept in one place so commands agree.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # a finding, a failed run, or a ReprokitError
-EXIT_USAGE = 2  # argparse's own code for bad command lines
+EXIT_USAGE = 2  # a command-line mistake: argparse's own code, and UsageError's
 EXIT_MISMATCH = 3  # replay --verify: the numbers did not match
 EXIT_ENV_REFUSED = 4  # replay --strict: the environment differs
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM
@@ -29,6 +29,20 @@ class ReprokitError(Exception):
         if self.hint:
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
+
+
+class UsageError(ReprokitError):
+    """A command-line mistake found after parsing (``--limit 0``, ``--seeds`` without
+    ``--ablate``): exits 2 like argparse's own errors, so scripts tell a bad command line
+    (fix the call) from a command that ran and failed (exit 1)."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message, hint=hint, exit_code=EXIT_USAGE)
+
+
+# Every error line reprokit prints starts with this, whatever found the error (argparse,
+# a command, a crash), so a script or a reader greps one prefix.
+ERROR_PREFIX = "reprokit: error: "
 
 
 def _write_crash_log(exc: BaseException) -> Path:
@@ -51,7 +65,7 @@ def run_with_handler(func: Callable[[], int]) -> int:
         from reprokit.tables import safe_text
 
         # Messages quote records and file names: control characters escaped.
-        print(f"reprokit: error: {safe_text(e, lines=True)}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{safe_text(e, lines=True)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("reprokit: interrupted", file=sys.stderr)
@@ -64,7 +78,7 @@ def run_with_handler(func: Callable[[], int]) -> int:
 
         log = _write_crash_log(e)
         print(
-            f"reprokit: unexpected error: {type(e).__name__}: {safe_text(e)}\n"
+            f"{ERROR_PREFIX}unexpected error: {type(e).__name__}: {safe_text(e)}\n"
             f"  the full traceback is in {log}; please include it in a bug report",
             file=sys.stderr,
         )

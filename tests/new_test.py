@@ -311,7 +311,7 @@ def test_group_and_value_paths_are_refused(toy: Path, capsys: pytest.CaptureFixt
     assert capsys.readouterr().err == (
         "reprokit: error: seed.low: seed is a value (int), not a config group\n"
     )
-    assert main(["new", f"{FAMILY}/wide_02_01.py", "x", "--set", "lr"]) == 1
+    assert main(["new", f"{FAMILY}/wide_02_01.py", "x", "--set", "lr"]) == 2
     assert capsys.readouterr().err == (
         "reprokit: error: --set 'lr': expected PATH=VALUE\n  hint: e.g. --set optim.lr=3e-4\n"
     )

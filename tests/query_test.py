@@ -67,7 +67,7 @@ def test_runs_where_and_sort(project: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_bad_status_is_a_readable_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["runs", "--status", "done"]) == 1
+    assert cli_main(["runs", "--status", "done"]) == 2
     assert capsys.readouterr().err == (
         "reprokit: error: --status 'done'\n"
         "  hint: one of completed, failed, interrupted, crashed, running, incomplete\n"

@@ -191,13 +191,13 @@ def test_status_accepts_a_list_and_limit_must_be_positive(
     assert _ids(capsys) == ["run_4", "run_2"]
     assert main(["runs", "--status", "crashed", "--status", "interrupted", "--columns", "id"]) == 0
     assert _ids(capsys) == ["run_4", "run_2"]
-    assert main(["runs", "--status", "crashed,done"]) == 1
+    assert main(["runs", "--status", "crashed,done"]) == 2
     assert capsys.readouterr().err == (
         "reprokit: error: --status 'done'\n"
         "  hint: one of completed, failed, interrupted, crashed, running, incomplete\n"
     )
     for limit in ("0", "-1"):
-        assert main(["runs", "--limit", limit]) == 1
+        assert main(["runs", "--limit", limit]) == 2
         assert capsys.readouterr().err == (
             f"reprokit: error: --limit {limit}: must be at least 1\n"
             "  hint: leave --limit out to list every run\n"

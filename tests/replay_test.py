@@ -458,7 +458,7 @@ def test_smoke_replay_runs_the_smoke_config_and_is_labelled(
     assert len(_series(repo, "run_2")) == 1
 
     code, _, err = _replay(repo, monkeypatch, capfd, "run_1", "--smoke", "--verify")
-    assert code == 1
+    assert code == 2
     assert err.startswith("reprokit: error: --smoke and --verify cannot be combined")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reprokit.analysis.cells import json_safe
 from reprokit.analysis.where import read_record
 from reprokit.errors import ReprokitError
 from reprokit.paths import rel_path
@@ -180,7 +181,9 @@ def diff_command(run_a: str, run_b: str, *, settings: Settings, code: bool, as_j
     """Print the differences between two runs."""
     diff = run_differences(run_a, run_b, settings=settings, code=code)
     if as_json:
-        print(json_text(diff, indent=2))
+        # Strict JSON, as `runs --format json` writes it: a NaN metric (or the NaN delta of
+        # an inf one) reads "nan"; json.dumps' default bare NaN fails strict parsers.
+        print(json_text(json_safe(diff), indent=2, allow_nan=False))
     else:
         sys.stdout.write(safe_text(render(diff), lines=True) + "\n")
     return 0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from reprokit.analysis.cells import json_safe
 from reprokit.errors import EXIT_OK, ReprokitError
 from reprokit.record import store
 from reprokit.settings import Settings
@@ -219,7 +220,9 @@ def show(run: str, *, settings: Settings, as_json: bool = False) -> int:
     """Print one run: a readable summary, or the whole record as one JSON object."""
     record = full_record(store.resolve_run(run, settings))
     if as_json:
-        print(json.dumps(record, indent=1, sort_keys=True, default=str))
+        # Strict JSON, as `runs --format json` writes it: a diverged metric reads "nan" or
+        # "inf" (bare NaN, which json.dumps writes by default, fails strict parsers: jq, JS).
+        print(json.dumps(json_safe(record), indent=1, sort_keys=True, default=str, allow_nan=False))
     else:
         print(render(record), end="")
     return EXIT_OK
