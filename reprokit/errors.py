@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-# Documented exit codes (README "Exit codes"). Kept in one place so commands agree.
+# Documented exit codes (docs/reference.md "Exit codes"). Kept in one place so commands agree.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # a finding, a failed run, or a ReprokitError
 EXIT_USAGE = 2  # a command-line mistake: argparse's own code, and UsageError's
