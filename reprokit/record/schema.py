@@ -93,6 +93,12 @@ class Replay(_Shape, total=False):
     env_refused: Annotated[list[str] | None, "recorded variables and torch settings not applied"]
 
 
+class Ablation(_Shape, total=False):
+    experiment: Annotated[str | None, "the child whose step is ablated, relative to the root"]
+    field: Annotated[str | None, "the config field set back to the parent's (dotted path)"]
+    step: Annotated[str | None, "the child's id"]
+
+
 class Git(_Shape, total=False):
     sha: Annotated[str | None, "the commit HEAD named (null when unborn)"]
     branch: Annotated[str | None, "the branch (null when detached)"]
@@ -166,10 +172,7 @@ class RunRecord(_Shape):
     checked: Annotated[bool | None, "false with --no-check, and for a replay (it re-runs what ran)"]
     replay_of: Annotated[str | None, 'the root original a replay re-ran ("run_3")']
     replay: Annotated[Replay | None, "set for a replay"]
-    ablation_of: Annotated[
-        dict[str, Any] | None,
-        "{experiment (the child whose step is ablated), field (dotted path), step (the child id)}",
-    ]
+    ablation_of: Annotated[Ablation | None, "set for a variant of blame --ablate"]
     rank: Annotated[int | None, "the torchrun rank (only rank 0 writes a record)"]
     world_size: Annotated[int | None, "the torchrun world size"]
     git: Annotated[Git | None, "the code that ran (null: not a git repository)"]
@@ -269,20 +272,20 @@ def _words(spec: _Spec) -> str:
     return "true/false" if spec is bool else _WORDS[spec]
 
 
-def keys(cls: type = RunRecord, prefix: str = "") -> list[Key]:
+def all_keys(cls: type = RunRecord, prefix: str = "") -> list[Key]:
     """Every key of the format, nested ones after their object (``git``, ``git.sha``)."""
     found: list[Key] = []
     for name, hint in _hints(cls).items():
         tp, doc = _split(hint)
         found.append((prefix + name, _words(_spec(tp)), doc))
         if _is_object(tp):
-            found.extend(keys(tp, f"{prefix}{name}."))
+            found.extend(all_keys(tp, f"{prefix}{name}."))
     return found
 
 
 def key_table() -> str:
     """The record section's key table of docs/architecture.md, in Markdown."""
-    rows = [f"| `{name}` | {words} | {doc.replace('|', '/')} |" for name, words, doc in keys()]
+    rows = [f"| `{name}` | {words} | {doc.replace('|', '/')} |" for name, words, doc in all_keys()]
     return "\n".join(["| key | JSON type | meaning |", "|---|---|---|", *rows])
 
 
