@@ -44,6 +44,15 @@ def test_record_keys_are_the_schemas_top_level_keys_in_order() -> None:
     assert store.RECORD_KEYS[0] == "format_version" and len(set(store.RECORD_KEYS)) == 31
 
 
+def test_the_checks_fast_reading_of_the_schema_is_what_python_evaluates() -> None:
+    # The check reads the annotations' text by hand (evaluating them cost milliseconds a
+    # process); the evaluated TypedDict types must give the very same rules.
+    fast = schema._schema()
+    assert fast == schema._spec(schema.RunRecord)
+    assert fast["git"]["untracked"] is list and fast["error"]["missing"] == [str]  # type: ignore[index]
+    assert fast["replay"]["verify"]["compared"] is int  # type: ignore[index]
+
+
 def test_a_real_launch_writes_only_schema_keys_of_schema_types(repo: Path) -> None:
     write(repo / "experiments" / "toy" / "base_01_01.py", MINIMAL_EXPERIMENT)
     git(repo, "add", "-A")

@@ -241,12 +241,45 @@ def _spec(tp: Any) -> _Spec:
     return typing.cast(type, tp)
 
 
+# The annotations' own text (``"Annotated[list[str] | None, 'doc']"``, as Python keeps
+# it under `from __future__ import annotations`) read by hand: evaluating them (typing's
+# get_type_hints) cost 2-15 ms on the first record every reader process checks, mostly
+# compiling each string. tests/record_schema_test.py checks this against the evaluated form.
+_SCALAR_NAMES = {tp.__name__: tp for tp in _SCALARS}
+
+
+def _type_text(body: str) -> str:
+    """``list[dict[str, Any]] | None, 'doc']`` -> ``list[dict[str, Any]] | None``."""
+    depth = 0
+    for i, char in enumerate(body):
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth == 0:
+            return body[:i]
+    raise AssertionError(f"not Annotated[<type>, <doc>]: {body}")
+
+
+def _spec_of_text(text: str) -> _Spec:
+    name = _type_text(text.removeprefix("Annotated[")).removesuffix(" | None")
+    if name in _SCALAR_NAMES:
+        return _SCALAR_NAMES[name]
+    if name.startswith("list["):
+        item = name[5:-1]
+        return (
+            list if item == "Any" else [dict if item.startswith("dict[") else _SCALAR_NAMES[item]]
+        )
+    if name.startswith("dict["):
+        return dict
+    return _object_of_text(globals()[name])
+
+
+def _object_of_text(cls: type) -> dict[str, _Spec]:
+    return {key: _spec_of_text(text) for key, text in cls.__annotations__.items()}
+
+
 @functools.cache
 def _schema() -> dict[str, _Spec]:
     # Built on the first read, not at import: a launch imports this module and reads none.
-    spec = _spec(RunRecord)
-    assert isinstance(spec, dict)
-    return spec
+    return _object_of_text(RunRecord)
 
 
 _JSON_NAMES = {
