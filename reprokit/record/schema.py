@@ -175,7 +175,7 @@ class RunRecord(_Shape):
     ablation_of: Annotated[Ablation | None, "set for a variant of blame --ablate"]
     rank: Annotated[int | None, "the torchrun rank (only rank 0 writes a record)"]
     world_size: Annotated[int | None, "the torchrun world size"]
-    git: Annotated[Git | None, "the code that ran (null: not a git repository)"]
+    git: Annotated[Git | None, "the code that ran (null: no git repository, or see error.missing)"]
     environment: Annotated[Environment | None, "the Python environment"]
     hardware: Annotated[Hardware | None, "CPU, memory, GPUs (nvidia-smi, never CUDA)"]
     torch: Annotated[
@@ -278,7 +278,8 @@ def _object_of_text(cls: type) -> dict[str, _Spec]:
 
 @functools.cache
 def _schema() -> dict[str, _Spec]:
-    # Built on the first read, not at import: a launch imports this module and reads none.
+    # Built on the first check, not at import: every launch imports this module, and only
+    # a replay's reads a record.
     return _object_of_text(RunRecord)
 
 
