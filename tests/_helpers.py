@@ -11,7 +11,29 @@ from typing import Any
 import yaml
 
 from conftest import run_cli
-from reprokit.record import store
+from reprokit.record import schema, store
+
+
+def schema_problems(record: dict[str, Any]) -> list[str]:
+    """Keys of ``record`` (nested objects' too) that the record schema does not have, and
+    the type check's complaint: a helper's record that drifts from the format fails here
+    rather than testing readers on records no launch writes."""
+    known = {name for name, _, _ in schema.all_keys()}
+    # Objects whose keys the schema lists (``git``), not free maps (``environment.packages``).
+    objects = {name.rsplit(".", 1)[0] for name in known if "." in name}
+
+    def unknown(data: dict[str, Any], prefix: str) -> list[str]:
+        found = []
+        for key, value in data.items():
+            name = prefix + key
+            if name not in known:
+                found.append(name)
+            elif isinstance(value, dict) and name in objects:
+                found += unknown(value, name + ".")
+        return found
+
+    problem = schema.first_problem(record)
+    return unknown(record, "") + ([problem] if problem else [])
 
 
 def write_run(
@@ -71,6 +93,7 @@ def write_run(
         },
         hardware={"cpu": {"model": "cpu", "logical_cores": 2}, "memory_bytes": 1, "gpus": []},
     )
+    assert schema_problems(record) == []
     (run_dir / "run.json").write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump({**(config or {}), "seed": seed}, sort_keys=False)
@@ -137,7 +160,8 @@ def make_run(
         world_size=1,
         inputs=[],
     )
-    record.update(fields)
+    assert schema_problems(record) == []
+    record.update(fields)  # may break the format on purpose (tests of corrupt records)
     store.write_json(run / "run.json", record)
     store.write_json(run / "summary.json", summary if summary is not None else {})
     (run / "config.yaml").write_text(f"seed: {n}\noptim:\n  lr: 0.{n}\n")

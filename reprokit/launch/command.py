@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from reprokit import redact
 from reprokit.background import Background
@@ -32,8 +32,9 @@ from reprokit.paths import shown
 from reprokit.record import store
 from reprokit.settings import Settings
 
-if TYPE_CHECKING:  # only for annotations: tee is imported once the run folder exists
+if TYPE_CHECKING:  # only for annotations (tee is imported once the run folder exists)
     from reprokit.launch.tee import Tee
+    from reprokit.record.schema import Experiment, RunRecord
 
 
 def _parse_extra(extra_json: str | None) -> dict[str, Any]:
@@ -333,10 +334,17 @@ def _first_record(
     started_wall: str, described: dict[str, Any], options: _Options, facts: dict[str, Any]
 ) -> dict[str, Any]:
     """run.json as the run folder appears with it: ``running``, nothing captured yet."""
-    return {key: None for key in store.RECORD_KEYS} | {
+    # Every key spelled out and typed by the schema (record/schema.py): mypy refuses a
+    # misspelled key, a value of the wrong type, and a key added to the format but not here.
+    record: RunRecord = {
         "format_version": store.FORMAT_VERSION,
+        "id": None,  # the folder's, once claimed
         "status": "running",
+        "exit_code": None,
+        "error": None,
         "started_at": started_wall,
+        "ended_at": None,
+        "duration_s": None,
         "heartbeat_at": started_wall,
         "pid": os.getpid(),
         # With the pid, names this process: readers tell it from a later one on the pid.
@@ -346,16 +354,25 @@ def _first_record(
         # run folder is shared and feeds the index (reprokit.redact).
         "command": redact.scrub_argv(sys.argv),
         "cwd": redact.scrub_text(os.getcwd()),
+        "experiment": cast("Experiment", described),
+        "seed": None,
+        "seed_source": None,
         "smoke": options.smoke,
         "deterministic": options.deterministic,
         "note": _scrubbed_note(facts["note"]),
         "checked": facts["checked"],
         "replay_of": facts["replay_of"],
+        "replay": None,
+        "ablation_of": None,
         "rank": facts["rank"],
         "world_size": facts["world_size"],
+        "git": None,
+        "environment": None,
+        "hardware": None,
+        "torch": None,
         "inputs": [],
-        "experiment": described,
     }
+    return dict(record)
 
 
 def _run_main(c: _Claimed) -> int:

@@ -45,40 +45,9 @@ HEARTBEAT_INTERVAL_S = 10.0
 STALE_AFTER_S = 60.0
 _MKDIR_ATTEMPTS = 1000
 
-# Every documented run.json key (docs/architecture.md); readers can rely on all of them.
-RECORD_KEYS = (
-    "format_version",
-    "id",
-    "status",
-    "exit_code",
-    "error",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "heartbeat_at",
-    "pid",
-    "pid_started",
-    "host",
-    "command",
-    "cwd",
-    "experiment",
-    "seed",
-    "seed_source",
-    "smoke",
-    "deterministic",
-    "note",
-    "checked",
-    "replay_of",
-    "replay",
-    "ablation_of",
-    "rank",
-    "world_size",
-    "git",
-    "environment",
-    "hardware",
-    "torch",
-    "inputs",
-)
+# Every documented run.json key, from the one schema (record/schema.py): readers can rely
+# on all of them.
+RECORD_KEYS = schema.RECORD_KEYS
 
 
 def run_number(name: str) -> int | None:
