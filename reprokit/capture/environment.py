@@ -17,6 +17,17 @@ from typing import Any
 # Credential rules live in reprokit.redact (one owner); nothing of it is re-exported here.
 from reprokit.redact import is_secret_env_name, scrub_text
 
+# torchrun's rendezvous variables: recorded (they say how the run was started), never
+# re-applied by a replay, which is one process and would wait for peers.
+TORCHRUN_VARS = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
 # Environment variables that change what a run computes or where it runs.
 ENV_ALLOW = (
     "CUDA_*",
@@ -47,13 +58,7 @@ ENV_ALLOW = (
     "TF_NUM_INTRAOP_THREADS",
     "TF_USE_LEGACY_KERAS",
     "PYTHONHASHSEED",
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE",
-    "GROUP_RANK",
-    "MASTER_ADDR",
-    "MASTER_PORT",
+    *TORCHRUN_VARS,
     # Where runs go; reprokit's other variables are its own plumbing (the replay's torch
     # settings, the demo's install switch) and would only clutter the record.
     "REPROKIT_OUTPUTS",

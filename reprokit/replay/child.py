@@ -76,17 +76,7 @@ _NOT_LINKED = (
 # name, so the replay's own record shows what it was given).
 TORCH_VAR = "REPROKIT_REPLAY_TORCH"
 # A replay is one process: torchrun's rendezvous variables would make it wait for peers.
-_DISTRIBUTED = frozenset(
-    (
-        "RANK",
-        "WORLD_SIZE",
-        "LOCAL_RANK",
-        "LOCAL_WORLD_SIZE",
-        "GROUP_RANK",
-        "MASTER_ADDR",
-        "MASTER_PORT",
-    )
-)
+_DISTRIBUTED = frozenset(environment.TORCHRUN_VARS)
 _PROBE_MARKER = "REPROKIT-PROBE:"
 # Re-hashing a skipped untracked file costs ~1 s per GiB; past this only sizes are compared.
 _REHASH_LIMIT = 1024**3
