@@ -382,6 +382,10 @@ class PendingCapture:
             _build_tree, where, self._tmp / "index", self._status, untracked_size_cap
         )
 
+    def tree(self) -> str:
+        """The working state's tree sha, as :meth:`finish` would record it (``git.tree``)."""
+        return self._tree.result().tree
+
     def cancel(self) -> None:
         """Wait for the git processes (never leave them running) and remove the temp index."""
         try:

@@ -77,8 +77,16 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _launch_arguments(la: argparse.ArgumentParser) -> None:
-    la.add_argument("experiment", type=Path)
+    la.add_argument(
+        "experiment",
+        type=Path,
+        nargs="*",
+        help="experiment files or family folders (several, or a folder: a sweep)",
+    )
     la.add_argument("--seed", type=int, help="override the config's seed (recorded)")
+    la.add_argument("--seeds", help="a sweep over seeds: 0-4, 0,1,2 or 0-2,7")
+    la.add_argument("--jobs", type=int, default=1, help="sweep: runs at once (default 1)")
+    la.add_argument("--resume", metavar="RUN", help="run a crashed or stopped run again")
     la.add_argument("--smoke", action="store_true", help="run the experiment's smoke() config")
     la.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     la.add_argument("--note", help="a free-text note stored with the run")
@@ -91,11 +99,68 @@ def _launch_arguments(la: argparse.ArgumentParser) -> None:
     la.add_argument("--extra-json", help=argparse.SUPPRESS)
 
 
+def _is_sweep(args: argparse.Namespace) -> bool:
+    paths: list[Path] = args.experiment
+    return args.seeds is not None or len(paths) > 1 or any(p.is_dir() for p in paths)
+
+
+def _launch_check(args: argparse.Namespace) -> None:
+    if args.resume is not None:
+        given = [f"--{n}" for n in ("seed", "seeds", "config_file") if getattr(args, n) is not None]
+        if args.experiment or given:
+            raise UsageError(
+                "--resume runs the recorded experiment, config and seed again",
+                hint=f"drop {' '.join([*map(str, args.experiment), *given])}",
+            )
+        return
+    if not args.experiment:
+        raise UsageError("launch: name an experiment file (or --resume RUN)")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, not {args.jobs}")
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise UsageError("--seed and --seeds: give one", hint="--seeds 3 runs seed 3 alone")
+        from reprokit.launch.sweep import parse_seeds
+
+        _as_usage(lambda: parse_seeds(args.seeds))
+    hidden = (args.config_file, args.replay_of, args.git_from, args.extra_json)
+    if _is_sweep(args) and any(h is not None for h in hidden):
+        raise UsageError("a sweep launches ordinary runs: no replay options")
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.launch.sweep import LaunchOptions, SweepRequest, parse_seeds, sweep
+
+    options = LaunchOptions(
+        settings.outputs,
+        smoke=args.smoke,
+        deterministic=args.deterministic,
+        note=args.note,
+        no_check=args.no_check,
+    )
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is None and args.seed is not None:
+        seeds = [args.seed]
+    return sweep(SweepRequest(args.experiment, seeds, args.jobs, options), settings=settings)
+
+
 def _launch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.resume is not None:
+        from reprokit.replay.resume import resume
+
+        return resume(
+            args.resume,
+            settings=settings,
+            note=args.note,
+            no_check=args.no_check,
+            exits_after=getattr(args, "exits_after", False),
+        )
+    if _is_sweep(args):
+        return _sweep(args, settings)
     from reprokit.launch.command import launch
 
     return launch(
-        args.experiment,
+        args.experiment[0],
         settings=settings,
         seed=args.seed,
         smoke=args.smoke,
@@ -406,6 +471,7 @@ COMMANDS: tuple[Command, ...] = (
         "run an experiment and record everything about the run",
         _launch_arguments,
         _launch,
+        _launch_check,
     ),
     Command("show", "summarize one run", _show_arguments, _show),
     Command("runs", "list, filter and sort runs", _runs_arguments, _runs, _runs_check),

@@ -200,6 +200,7 @@ class _Options(NamedTuple):
     config_file: Path | None
     git_from: Path | None
     exits_after: bool
+    resume_of: Path | None
 
 
 class _Claimed(NamedTuple):
@@ -242,8 +243,13 @@ def launch(
     git_from: Path | None = None,
     extra_json: str | None = None,
     exits_after: bool = False,
+    resume_of: Path | None = None,
 ) -> int:
     """Run ``main(config)`` of the experiment at ``path`` and record the run.
+
+    ``resume_of``: the folder of the run this one resumes (``launch --resume``, checked by
+    :mod:`reprokit.replay.resume`): recorded as ``resumed_from``, told to ``main`` through
+    :func:`reprokit.current_run`.
 
     Returns 0 when main returned, 1 when it raised, 130 on Ctrl-C or SIGTERM.
     ``exits_after`` (the CLI, whose process ends with the run): before the experiment is
@@ -270,11 +276,12 @@ def launch(
             config_file=config_file,
             deterministic=deterministic,
         )
-    options = _Options(seed, smoke, deterministic, config_file, git_from, exits_after)
+    options = _Options(seed, smoke, deterministic, config_file, git_from, exits_after, resume_of)
     facts = {
         "note": note,
         "checked": not no_check,
         "replay_of": replay_of,
+        "resumed_from": resume_of.name if resume_of is not None else None,
         "rank": rank,
         "world_size": world_size,
     }
@@ -362,6 +369,7 @@ def _first_record(
         "note": _scrubbed_note(facts["note"]),
         "checked": facts["checked"],
         "replay_of": facts["replay_of"],
+        "resumed_from": facts["resumed_from"],
         "replay": None,
         "ablation_of": None,
         "rank": facts["rank"],
@@ -495,8 +503,25 @@ def _prepare(
         )
     record.update(git=git)
     ending.writer = metrics.MetricsWriter(c.run_dir / store.METRICS_FILE)
-    metrics.activate(metrics.RunInfo(c.run_id, c.run_dir, config, used_seed), ending.writer)
+    metrics.activate(_run_info(c, config, used_seed), ending.writer)
     return _Ready(main, config)
+
+
+def _run_info(c: _Claimed, config: Any, seed: int) -> metrics.RunInfo:
+    previous = c.options.resume_of
+    if previous is None:
+        return metrics.RunInfo(c.run_id, c.run_dir, config, seed)
+    from reprokit.record import chain  # only a resume reads the earlier attempts
+
+    return metrics.RunInfo(
+        c.run_id,
+        c.run_dir,
+        config,
+        seed,
+        resumed_from=previous.name,
+        previous_dir=previous,
+        start_step=chain.next_step(previous),
+    )
 
 
 def _wind_up(

@@ -16,12 +16,25 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a running experiment can learn about its own run."""
+    """What a running experiment can learn about its own run.
+
+    A resumed run (``reprokit launch --resume run_N``) also says which run it resumes
+    (``resumed_from``), that run's folder (``previous_dir``: where ``main`` finds the
+    checkpoints it saved there) and ``start_step``, one past the last step the chain logged
+    (0 for a fresh run), where a ``main`` without its own checkpointed step carries on.
+    """
 
     id: str
     dir: Path
     config: Any
     seed: int
+    resumed_from: str | None = None
+    previous_dir: Path | None = None
+    start_step: int = 0
+
+    @property
+    def is_resume(self) -> bool:
+        return self.resumed_from is not None
 
 
 def _number(name: str, value: Any) -> Any:

@@ -171,6 +171,9 @@ class RunRecord(_Shape):
     note: Annotated[str | None, "the --note text"]
     checked: Annotated[bool | None, "false with --no-check, and for a replay (it re-runs what ran)"]
     replay_of: Annotated[str | None, 'the root original a replay re-ran ("run_3")']
+    resumed_from: Annotated[
+        str | None, 'the run this one resumed, its previous attempt ("run_3"; launch --resume)'
+    ]
     replay: Annotated[Replay | None, "set for a replay"]
     ablation_of: Annotated[Ablation | None, "set for a variant of blame --ablate"]
     rank: Annotated[int | None, "the torchrun rank (only rank 0 writes a record)"]
