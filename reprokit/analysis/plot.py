@@ -171,6 +171,16 @@ def label(group: Group, records: Sequence[Mapping[str, Any]], root: Path) -> str
     return f"{stem} ({plural(len(records), 'run')}{extra})"
 
 
+def _run_metrics(run_dir: Path, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A run's metric rows; a resumed run's are its whole chain's, by step
+    (:mod:`reprokit.record.chain`): the chain is one run."""
+    from reprokit.record import chain, store
+
+    if record.get("resumed_from") is None:
+        return store.read_metrics(run_dir)
+    return chain.chain_metrics(run_dir)
+
+
 def _logged_names(dirs: Sequence[Path]) -> set[str]:
     from reprokit.record.store import read_metrics
 
@@ -189,8 +199,6 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
             "`reprokit plot` needs matplotlib, which is not installed",
             hint="pip install 'reprokit[plot]'",
         ) from e
-    from reprokit.record.store import read_metrics
-
     groups = collect(targets, settings)
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -199,7 +207,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         pairs = [
             (s, rec)
             for d, rec in zip(group.dirs, group.records, strict=True)
-            if (s := series(read_metrics(d), metric))
+            if (s := series(_run_metrics(d, rec), metric))
         ]
         if not pairs:
             continue

@@ -141,7 +141,7 @@ def _explain_incomplete(rows: Sequence[RunRow]) -> None:
 
 
 def _hidden(row: RunRow) -> str | None:
-    return hidden_kind(row.smoke, row.ablation, row.replay_of)
+    return hidden_kind(row.smoke, row.ablation, row.replay_of, row.resumed_by)
 
 
 def _check_limit(limit: int | None, name: str) -> None:

@@ -82,6 +82,8 @@ class RunRow:
     record_json: str
     # The latest replay of this run: (its id, its verify verdict or None when unverified).
     replayed_by: tuple[str, str | None] | None = None
+    # A later attempt resumed this run (launch --resume): that attempt stands for the chain.
+    resumed_by: str | None = None
     dirty_runs: DirtyRuns | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -123,8 +125,11 @@ class RunRow:
         }
 
 
-def hidden_kind(smoke: Any, ablation: Any, replay_of: Any) -> str | None:
-    """``"smoke"``, ``"ablation"`` or ``"replay"`` for a run listed only with ``--all``."""
+def hidden_kind(smoke: Any, ablation: Any, replay_of: Any, resumed_by: Any = None) -> str | None:
+    """``"smoke"``, ``"ablation"``, ``"replay"`` or ``"resumed"`` (an earlier attempt of a
+    resumed chain) for a run listed only with ``--all``."""
+    if resumed_by:
+        return "resumed"
     if smoke:
         return "smoke"
     if ablation:
@@ -173,6 +178,7 @@ def load_runs(
     missing: list[tuple[int, str]] = []
     all_rows = index.rows(settings.outputs, missing)
     replays = _latest_replays(all_rows)
+    resumed_by = {r["resumed_from"]: r["id"] for r in all_rows if r["resumed_from"]}
     dirty = DirtyRuns(
         {
             r["id"]: (index.number(r["num"]), r["git_sha"], r["git_snapshot"], _state_of(r))
@@ -181,7 +187,8 @@ def load_runs(
         }
     )
     for r in all_rows:
-        if not include_all and hidden_kind(r["smoke"], r["ablation"], r["replay_of"]):
+        later = resumed_by.get(r["id"])
+        if not include_all and hidden_kind(r["smoke"], r["ablation"], r["replay_of"], later):
             continue
         record = {
             "status": r["status"],
@@ -216,6 +223,7 @@ def load_runs(
                 config_json=r["config"],
                 record_json=r["record"],
                 replayed_by=replays.get(r["id"]),
+                resumed_by=later,
                 dirty_runs=dirty,
             )
         )

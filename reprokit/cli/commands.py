@@ -106,7 +106,8 @@ def _is_sweep(args: argparse.Namespace) -> bool:
 
 def _launch_check(args: argparse.Namespace) -> None:
     if args.resume is not None:
-        given = [f"--{n}" for n in ("seed", "seeds", "config_file") if getattr(args, n) is not None]
+        options = {"--seed": args.seed, "--seeds": args.seeds, "--config-file": args.config_file}
+        given = [name for name, value in options.items() if value is not None]
         if args.experiment or given:
             raise UsageError(
                 "--resume runs the recorded experiment, config and seed again",

@@ -192,7 +192,8 @@ class CliChild:
 
         self._outputs = options.outputs
         self._known = known
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        # Closed by _ended (read once the child exited): it outlives this method.
+        self._stderr: IO[bytes] | None = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "reprokit", *options.argv(job)],
             env=dict(env),
@@ -202,16 +203,22 @@ class CliChild:
             process_group=0,
         )
         self._found: Path | None = None
+        self._tail = ""
 
     def poll(self) -> int | None:
-        return self._proc.poll()
+        code = self._proc.poll()
+        if code is not None:
+            self._ended()
+        return code
 
     def stop(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, signum)
 
     def wait(self) -> int:
-        return self._proc.wait()
+        code = self._proc.wait()
+        self._ended()
+        return code
 
     def run_dir(self) -> Path | None:
         if self._found is None:
@@ -221,10 +228,20 @@ class CliChild:
         return self._found
 
     def error_tail(self) -> str:
-        self._stderr.seek(0)
-        lines = self._stderr.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        return self._tail
+
+    def _ended(self) -> None:
+        """Keep the last error line of the child's stderr; close the file."""
+        if self._stderr is None:
+            return
+        with self._stderr:
+            self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, self._stderr.tell() - 4096))
+            text = self._stderr.read().decode("utf-8", "replace")
+        self._stderr = None
+        lines = text.strip().splitlines()
         errors = [line for line in lines if "error:" in line]
-        return (errors or lines or [""])[-1]
+        self._tail = (errors or lines or [""])[-1]
 
 
 def _claimed_by(outputs: Path, known: set[str], pid: int) -> Path | None:
@@ -442,7 +459,8 @@ def _counts(outcomes: Sequence[Outcome], interrupted: str | None) -> str:
         finished = [o for o in outcomes if o.status == "completed"]
         lines.append(f"sweep: stopped by {interrupted}; {plural(len(finished), 'run')} finished")
     for o in outcomes:
-        if o.exit_code not in (None, EXIT_OK):
+        # An interrupted run was stopped, not failed: the line above says by what.
+        if o.exit_code not in (None, EXIT_OK) and o.status != "interrupted":
             where = o.run_dir.name if o.run_dir is not None else "no run folder"
             why = f": {safe_text(o.error)}" if o.error else ""
             lines.append(f"  failed: {o.job.experiment.name} seed {o.job.seed} ({where}){why}")

@@ -27,7 +27,7 @@ from reprokit.record import store
 from reprokit.tables import safe_text
 
 INDEX_FILE = ".index.sqlite"
-SCHEMA_VERSION = 3  # 2: git_snapshot, git_changes; 3: git_tree
+SCHEMA_VERSION = 4  # 2: git_snapshot, git_changes; 3: git_tree; 4: resumed_from
 # Columns copied out of run.json (and summary.json / config.yaml) for listing and filtering.
 COLUMNS = (
     "id",
@@ -51,6 +51,7 @@ COLUMNS = (
     "smoke",
     "ablation",
     "replay_of",
+    "resumed_from",
     "seed",
     "note",
     "summary",
@@ -184,6 +185,7 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "smoke": int(bool(record.get("smoke"))),
         "ablation": int(record.get("ablation_of") is not None),
         "replay_of": record.get("replay_of"),
+        "resumed_from": record.get("resumed_from"),
         "seed": record.get("seed"),
         "note": record.get("note"),
         "summary": json.dumps(summary, sort_keys=True),

@@ -105,9 +105,7 @@ def resume(
     record_file = run_dir / store.RECORD_FILE
     run_id = _resumable(run_dir, record, settings)
     experiment = record.get("experiment") or {}
-    path = trust.path_inside(
-        experiment.get("path"), settings.root, record_file, "experiment.path"
-    )
+    path = trust.path_inside(experiment.get("path"), settings.root, record_file, "experiment.path")
     config = run_dir / store.CONFIG_FILE
     if not config.is_file():
         raise ReprokitError(
