@@ -81,13 +81,3 @@ def next_step(run_dir: Path) -> int:
     """One past the last step the chain ending at ``run_dir`` logged; 0 when none."""
     steps = [r["step"] for r in chain_metrics(run_dir) if _is_step(r.get("step"))]
     return max(steps) + 1 if steps else 0
-
-
-def superseded(records: Iterable[Mapping[str, Any]]) -> set[str]:
-    """The ids of runs a later attempt resumed (each chain is shown as its latest)."""
-    found: set[str] = set()
-    for record in records:
-        value = record.get("resumed_from")
-        if isinstance(value, str) and trust.RUN_ID.fullmatch(value):
-            found.add(value)
-    return found
