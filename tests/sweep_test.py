@@ -145,14 +145,35 @@ def test_a_failing_job_makes_the_sweep_fail_and_the_summary_names_it(repo: Path)
     assert f"  failed: flaky_01_01.py seed 1 ({failed_id})" in proc.stdout
 
 
-def test_a_job_refused_before_its_run_says_why(repo: Path) -> None:
+def test_failing_checks_refuse_the_sweep_before_any_run(repo: Path) -> None:
     _project(repo)
-    write(repo / "experiments/b/flaky_01_01.py", "this is not python\n")
-    git(repo, "commit", "-q", "-am", "broken")
-    proc = run_cli(repo, "launch", "experiments/b", "experiments/a", "--jobs", "2")
+    write(repo / "experiments/b/orphan_02_07.py", EXPERIMENT)  # its parent 07 is missing
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "orphan")
+    proc = run_cli(repo, "launch", "experiments/a", "experiments/b", "--jobs", "2")
     assert proc.returncode == 1, proc.stderr
-    assert "refusing to launch" in proc.stdout  # the child's own error, in the summary
-    assert "no record" in proc.stdout
+    assert "orphan_02_07.py:1:1: RK301 parent 07 does not exist" in proc.stderr
+    assert "experiments/b/orphan_02_07.py: refusing to launch: the checks above failed" in (
+        proc.stderr
+    )
+    assert not (repo / "outputs").exists()
+
+
+def test_a_job_refused_before_its_run_folder_says_why_in_the_summary(repo: Path) -> None:
+    _project(repo)
+    write(repo / "experiments/b/orphan_02_07.py", EXPERIMENT)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "orphan")
+    proc = run_cli(
+        repo, "launch", "experiments/b/orphan_02_07.py", "experiments/a", "--jobs", "2",
+        "--no-check",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "sweep: 2 jobs: 1 run completed, 1 run no record" in proc.stdout
+    assert "  failed: orphan_02_07.py config seed (no run folder): reprokit: error: " in (
+        proc.stdout
+    )
+    assert "parent 07 does not exist" in proc.stdout  # the child's own error
     assert [r["experiment"]["path"] for r in _records(repo).values()] == [
         "experiments/a/base_01_01.py"
     ]

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -122,16 +122,23 @@ def _git_probe(
 _NOT_LAUNCH_BLOCKERS = frozenset({"RK610"})
 
 
-def _check(path: Path, settings: Settings) -> None:
-    """The fast checks (cached by content hash); findings are shown only when they fail."""
+def check_before_launch(paths: Sequence[Path], settings: Settings) -> None:
+    """The fast checks (cached by content hash); findings are shown only when they fail.
+
+    A sweep checks all its experiments once, before any job starts (each job's own launch
+    then finds them cached)."""
     from reprokit.checks.verdict import cached_findings
 
-    known = cached_findings(path, settings)
-    if known is not None and all(f.get("code") in _NOT_LAUNCH_BLOCKERS for f in known):
+    unknown = []
+    for path in paths:
+        known = cached_findings(path, settings)
+        if known is None or any(f.get("code") not in _NOT_LAUNCH_BLOCKERS for f in known):
+            unknown.append(path)
+    if not unknown:
         return  # unchanged since a check passed: the runner need not even be imported
     from reprokit.checks.runner import CheckResult, run_checks
 
-    result = run_checks([path], settings, static_only=False, use_cache=True)
+    result = run_checks(unknown, settings, static_only=False, use_cache=True)
     findings = [f for f in result.findings if f.code not in _NOT_LAUNCH_BLOCKERS]
     if findings:
         import io
@@ -142,8 +149,11 @@ def _check(path: Path, settings: Settings) -> None:
         with contextlib.redirect_stdout(report):
             print_report(CheckResult(result.checked, findings))
         print(report.getvalue(), end="", file=sys.stderr)
+        # A finding may be in another file (the parent): then every experiment checked.
+        flagged = {f.path.resolve() for f in findings}
+        failing = [shown(p) for p in unknown if p.resolve() in flagged] or list(map(shown, unknown))
         raise ReprokitError(
-            f"{shown(path)}: refusing to launch: the checks above failed",
+            f"{', '.join(failing)}: refusing to launch: the checks above failed",
             hint="fix the findings, or pass --no-check to launch anyway (recorded)",
         )
 
@@ -310,7 +320,7 @@ def _set_up(
     signals = liverun.RunSignals()
     try:
         if facts["checked"]:
-            _check(path, settings)
+            check_before_launch([path], settings)
         if settings.require_git and options.git_from is None:
             _require_git(settings)
         # From the file names and files alone, before the run folder exists: a broken

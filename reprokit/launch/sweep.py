@@ -463,7 +463,8 @@ def _counts(outcomes: Sequence[Outcome], interrupted: str | None) -> str:
         if o.exit_code not in (None, EXIT_OK) and o.status != "interrupted":
             where = o.run_dir.name if o.run_dir is not None else "no run folder"
             why = f": {safe_text(o.error)}" if o.error else ""
-            lines.append(f"  failed: {o.job.experiment.name} seed {o.job.seed} ({where}){why}")
+            seed = "config seed" if o.job.seed is None else f"seed {o.job.seed}"
+            lines.append(f"  failed: {o.job.experiment.name} {seed} ({where}){why}")
     return "\n".join(lines) + "\n"
 
 
@@ -482,7 +483,13 @@ def sweep(request: SweepRequest, *, settings: Settings, start: StartJob | None =
     signal, else 1. ``start`` runs one job in a child (default: :class:`CliChild`)."""
     if request.jobs < 1:
         raise ReprokitError(f"--jobs: must be at least 1, not {request.jobs}")
-    jobs = plan(expand_experiments(request.paths, settings), request.seeds)
+    experiments = expand_experiments(request.paths, settings)
+    if not request.options.no_check:
+        from reprokit.launch.command import check_before_launch
+
+        # Once, here, with the findings shown: a child's would only say that it refused.
+        check_before_launch(experiments, settings)
+    jobs = plan(experiments, request.seeds)
     slots = gpu_slices(gpu_pool(os.environ, _detected_gpus), min(request.jobs, len(jobs)))
     if start is None:
         known = {p.name for p in store.run_dirs(request.options.outputs)}
