@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import git, run_cli, write
+from reprokit.analysis import plot
 from reprokit.record import chain
 
 # Crashes at step 3 the first time; a resume loads the checkpoint from the earlier attempt's
@@ -91,6 +92,11 @@ def test_a_resumed_run_continues_from_its_checkpoint_at_the_next_step(repo: Path
     # The chain is one run: its metrics by step, the resume's after the first attempt's.
     assert chain.attempts(run_2) == [run_1, run_2]
     assert _steps(chain.chain_metrics(run_2)) == [0, 1, 2, 3, 4, 5]
+    # plot draws the chain: every step of both attempts.
+    curve = plot.series(plot.run_metrics(run_2, record), "loss")
+    assert curve == {float(s): 0.5 / (s + 1) for s in range(6)}
+    shown = run_cli(repo, "show", "run_2")
+    assert "resumes run_1" in shown.stdout
 
 
 def test_the_recorded_config_is_resumed_not_the_files_default(repo: Path, tmp_path: Path) -> None:

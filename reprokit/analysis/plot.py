@@ -171,7 +171,7 @@ def label(group: Group, records: Sequence[Mapping[str, Any]], root: Path) -> str
     return f"{stem} ({plural(len(records), 'run')}{extra})"
 
 
-def _run_metrics(run_dir: Path, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def run_metrics(run_dir: Path, record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A run's metric rows; a resumed run's are its whole chain's, by step
     (:mod:`reprokit.record.chain`): the chain is one run."""
     from reprokit.record import chain, store
@@ -207,7 +207,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         pairs = [
             (s, rec)
             for d, rec in zip(group.dirs, group.records, strict=True)
-            if (s := series(_run_metrics(d, rec), metric))
+            if (s := series(run_metrics(d, rec), metric))
         ]
         if not pairs:
             continue

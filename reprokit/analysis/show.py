@@ -166,6 +166,8 @@ def render(record: dict[str, Any], *, now: float | None = None) -> str:
     flags = [name for name in ("smoke", "deterministic") if record.get(name)]
     if record.get("replay_of"):
         flags.append(f"replay of {record['replay_of']}")
+    if isinstance(record.get("resumed_from"), str):
+        flags.append(f"resumes {record['resumed_from']}")
     if record.get("checked") is False:
         flags.append("unchecked")
     if flags:
