@@ -3,6 +3,7 @@ run an ordinary launch in its own child process with its own record."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import git, run_cli, write
 from reprokit.errors import ReprokitError
-from reprokit.launch.sweep import gpu_pool, gpu_slices, parse_seeds
+from reprokit.launch.sweep import Progress, gpu_pool, gpu_slices, parse_seeds
 
 # Seed 1 of `flaky` fails; with SWEEP_WAIT set, main touches a file there and waits.
 EXPERIMENT = """
@@ -99,6 +100,26 @@ def test_the_gpu_pool_is_the_visible_devices_else_the_detected_ones() -> None:
     assert gpu_pool({}, detected) == ["0", "1"]
 
 
+def test_the_progress_line_is_redrawn_on_a_terminal_and_plain_elsewhere() -> None:
+    terminal, log = io.StringIO(), io.StringIO()
+    for stream, tty in ((terminal, True), (log, False)):
+        progress = Progress(3, stream=stream, tty=tty)
+        progress.running = 1
+        progress.event("started a seed 0")
+        progress.running, progress.done, progress.failed = 0, 1, 1
+        progress.event("failed a seed 0 (run_1, exit 1)")
+        progress.close()
+    assert terminal.getvalue().startswith("\r\x1b[Kstarted a seed 0\nsweep: 0/3 done, 1 running")
+    assert "\r\x1b[Kfailed a seed 0 (run_1, exit 1)\nsweep: 1/3 done, 0 running, 1 failed" in (
+        terminal.getvalue()
+    )
+    assert terminal.getvalue().endswith("\r\x1b[K")  # the summary starts on a clean line
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("started a seed 0  [sweep: 0/3 done, 1 running, 0 failed, ")
+    assert lines[1].startswith("failed a seed 0 (run_1, exit 1)  [sweep: 1/3 done, 0 running")
+    assert "\r" not in log.getvalue() and len(lines) == 2
+
+
 def test_a_sweep_of_two_families_and_three_seeds_records_six_runs(repo: Path) -> None:
     _project(repo)
     write(repo / "experiments/b/flaky_01_01.py", EXPERIMENT)  # no seed fails here
@@ -121,6 +142,8 @@ def test_a_sweep_of_two_families_and_three_seeds_records_six_runs(repo: Path) ->
         assert record["status"] == "completed" and record["seed_source"] == "cli"
         # Each job had its own half of the four GPUs, and its record says which.
         assert record["hardware"]["cuda_visible_devices"] in ("0,1", "2,3"), run_id
+        visible = record["environment"]["env"]["CUDA_VISIBLE_DEVICES"]
+        assert visible == record["hardware"]["cuda_visible_devices"]
         summary = json.loads((repo / "outputs" / run_id / "summary.json").read_text())
         assert summary == {"score": float(record["seed"])}
     lines = proc.stdout.splitlines()

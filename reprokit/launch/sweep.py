@@ -379,8 +379,9 @@ class Scheduler:
                         time.sleep(_POLL_S)
         except KeyboardInterrupt as e:
             self.interrupted = e.signame if isinstance(e, interrupts.Terminated) else "SIGINT"
-            self._stop_all(running, outcomes)
         finally:
+            # Also when starting a job failed (OSError): no child is left running unwaited.
+            self._stop_all(running, outcomes)
             self._progress.close()
         return [outcomes[n] for n in sorted(outcomes)]
 
@@ -418,6 +419,8 @@ class Scheduler:
 
     def _stop_all(self, running: dict[int, _Running], outcomes: dict[int, Outcome]) -> None:
         """Forward the signal once to each running child and wait for every record."""
+        if not running:
+            return
         signum = getattr(signal, self.interrupted or "SIGINT", signal.SIGINT)
         # A second Ctrl-C must not leave children unwaited for (their records "running").
         with interrupts.signals_ignored():
