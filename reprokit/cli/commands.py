@@ -218,7 +218,8 @@ def _runs_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--all",
         action="store_true",
-        help="include smoke, ablation and replay runs (hidden by default: not new samples)",
+        help="include smoke, ablation and replay runs and the earlier attempts of resumed "
+        "runs (hidden by default: not new samples)",
     )
     r.add_argument(
         "--format",

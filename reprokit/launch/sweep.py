@@ -302,6 +302,7 @@ class Progress:
 
     def event(self, text: str) -> None:
         """A job started or ended: its own line, then the progress."""
+        text = safe_text(text)  # paths may hold terminal escapes
         if self.tty:
             self.stream.write("\r\x1b[K" + text + "\n" + self.line())
         else:
@@ -399,7 +400,11 @@ class Scheduler:
         self, running: dict[int, _Running], free: deque[int], outcomes: dict[int, Outcome]
     ) -> bool:
         """Record the children that ended and free their slots; whether any had."""
-        ended = [(slot, run, code) for slot, run in running.items() if (code := run.child.poll()) is not None]  # fmt: skip
+        ended = []
+        for slot, run in running.items():
+            code = run.child.poll()
+            if code is not None:
+                ended.append((slot, run, code))
         for slot, run, code in ended:
             del running[slot]
             free.append(slot)
