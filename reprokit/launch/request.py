@@ -75,15 +75,22 @@ class LaunchRequest:
 
     def experiment_file(self, root: Path) -> Path:
         """The experiment's path under ``root`` (the project), refused when it leaves it."""
-        return trust.path_inside(
-            self.experiment, root, Path("<launch request>"), "experiment", folder_name=str(root)
-        )
+        problem = trust.relative_path_problem(self.experiment)
+        if problem is not None:
+            raise _refused("experiment", f"must be a relative path inside {root}; it {problem}", self.experiment)  # fmt: skip
+        path = root / self.experiment
+        if not trust.is_inside(path, root):
+            raise _refused("experiment", f"leads out of {root} through a link", self.experiment)
+        return path
 
     def checked_git_from(self, outputs: Path) -> Path | None:
         """``git_from``, refused unless it is a run folder inside ``outputs``."""
         if self.git_from is None:
             return None
-        if not trust.is_inside(self.git_from, outputs) or self.git_from.resolve() == outputs:
+        # As written: a run folder may be the user's link to one kept elsewhere (its files
+        # are read as every run folder's are, store.read_regular).
+        folder, outputs = Path(os.path.abspath(self.git_from)), Path(os.path.abspath(outputs))
+        if folder == outputs or not trust.is_inside(folder, outputs, links=False):
             raise _refused("git_from", f"must be a run folder inside {outputs}", self.git_from)
         return self.git_from
 
@@ -133,14 +140,16 @@ def _check_record_facts(data: Mapping[str, Any]) -> None:
 def from_data(data: Any) -> LaunchRequest:
     """A request from its JSON data, every value checked (see the module docstring)."""
     if not isinstance(data, dict):
-        raise _refused("", "must be a JSON object", data)
+        raise ReprokitError(
+            f"launch request: not a JSON object: {str(data)[:200]}", hint=_REQUEST_HINT
+        )
     unknown = sorted(set(data) - _FIELDS.keys())
     if unknown:
         raise _refused(f"key {unknown[0]}", "is not a launch request key", unknown)
     problem = trust.relative_path_problem(data.get("experiment"))
     if problem is not None or not str(data["experiment"]).endswith(".py"):
-        why = problem or "is not a .py file"
-        raise _refused("experiment", f"must be a relative path to a .py file; it {why}", data.get("experiment"))  # fmt: skip
+        why = f"must be a relative path to a .py file; it {problem or 'is not a .py file'}"
+        raise _refused("experiment", why, data.get("experiment"))
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise _refused("seed", "is not an integer", seed)
@@ -150,8 +159,11 @@ def from_data(data: Any) -> LaunchRequest:
     config = data.get("config")
     if config is not None and not isinstance(config, dict):
         raise _refused("config", "must be an object (the config's plain data) or null", config)
-    if data.get("replay_of") is not None:
-        trust.run_id(data["replay_of"], Path("<launch request>"), "replay_of")
+    replay_of = data.get("replay_of")
+    if replay_of is not None and not (
+        isinstance(replay_of, str) and trust.RUN_ID.fullmatch(replay_of)
+    ):
+        raise _refused("replay_of", "is not a run id (run_<number>)", replay_of)
     _check_record_facts(data)
     values = dict(data)
     values["outputs"] = _absolute("outputs", data.get("outputs"))
@@ -203,6 +215,11 @@ def read_claimed(result_file: Path, outputs: Path) -> tuple[str, Path] | None:
     return run_id, run_dir
 
 
+def entry_argv(*args: str) -> list[str]:
+    """The child entry in a fresh interpreter (this one): ``python -m`` ENTRY_MODULE."""
+    return [sys.executable, "-m", ENTRY_MODULE, *args]
+
+
 class ChildLaunch:
     """A request written for a child process, and the file it answers in (:func:`child`)."""
 
@@ -219,7 +236,7 @@ class ChildLaunch:
 
     def argv(self) -> list[str]:
         """``python -m reprokit.launch.entry REQUEST RESULT`` with this interpreter."""
-        return [sys.executable, "-m", ENTRY_MODULE, *self.entry_args]
+        return entry_argv(*self.entry_args)
 
     def result(self, exit_code: int) -> LaunchedRun | None:
         """The run the child made (None when it exited before claiming one)."""
