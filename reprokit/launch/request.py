@@ -25,9 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,6 +253,9 @@ class ChildLaunch:
 def child(request: LaunchRequest, outputs: Path) -> Iterator[ChildLaunch]:
     """A temporary folder holding the request for a child and its result file; removed
     after. ``outputs``: where the child records (the request's own, when it names one)."""
+    import shutil
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="reprokit-launch-"))
     try:
         yield ChildLaunch(folder, request, request.outputs or outputs)
