@@ -76,7 +76,7 @@ def test_a_request_survives_its_json_round_trip(tmp_path: Path) -> None:
         ({"experiment": "experiments/toy/notes.txt"}, "it is not a .py file"),
         ({"outputs": "relative/outputs"}, "outputs must be an absolute path"),
         ({"git_from": "run_1"}, "git_from must be an absolute path"),
-        ({"pid_started": 1}, "key pid_started is not a launch request key"),
+        ({"pid_started": 1}, "unknown key pid_started (known: experiment, outputs,"),
         ({"replay_of": "--help"}, "replay_of is not a run id"),
         ({"check": "no"}, "check must be true or false"),
         ({"config": [1, 2]}, "config must be an object"),

@@ -143,7 +143,10 @@ def from_data(data: Any) -> LaunchRequest:
         )
     unknown = sorted(set(data) - _FIELDS.keys())
     if unknown:
-        raise _refused(f"key {unknown[0]}", "is not a launch request key", unknown)
+        raise ReprokitError(
+            f"launch request: unknown key {', '.join(unknown)} (known: {', '.join(_FIELDS)})",
+            hint=_REQUEST_HINT,
+        )
     problem = trust.relative_path_problem(data.get("experiment"))
     if problem is not None or not str(data["experiment"]).endswith(".py"):
         why = f"must be a relative path to a .py file; it {problem or 'is not a .py file'}"
