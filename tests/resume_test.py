@@ -5,11 +5,13 @@ its steps; readers treat the chain as one run."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from conftest import git, run_cli, write
 from reprokit.analysis import plot
+from reprokit.launch.request import LaunchRequest, entry_argv
 from reprokit.record import chain
 
 # Crashes at step 3 the first time; a resume loads the checkpoint from the earlier attempt's
@@ -101,14 +103,21 @@ def test_a_resumed_run_continues_from_its_checkpoint_at_the_next_step(repo: Path
 
 def test_the_recorded_config_is_resumed_not_the_files_default(repo: Path, tmp_path: Path) -> None:
     _project(repo)
-    config = tmp_path / "lr.yaml"  # outside the project: not part of the code state
-    config.write_text("seed: 1\nlr: 0.25\nsteps: 6\n")
-    assert run_cli(repo, "launch", EXP, "--config-file", str(config)).returncode == 1
-    config.unlink()  # the run's own config.yaml is what resumes it
+    # A run with a config other than the file's (as a replay or an ablation variant makes
+    # one): through the launch child entry and a request.
+    wanted = LaunchRequest(EXP, config={"seed": 1, "lr": 0.25, "steps": 6})
+    (tmp_path / "request.json").write_text(wanted.to_json())
+    first = subprocess.run(
+        entry_argv(str(tmp_path / "request.json"), str(tmp_path / "result.json")),
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert first.returncode == 1, first.stderr
     proc = run_cli(repo, "launch", "--resume", "run_1")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((repo / "outputs/run_2/summary.json").read_text())
-    assert (summary["lr"], summary["seed"]) == (0.25, 1)
+    assert (summary["lr"], summary["seed"], summary["start"]) == (0.25, 1, 4)
 
 
 def test_runs_shows_a_chain_as_its_latest_attempt(repo: Path) -> None:

@@ -92,11 +92,6 @@ def _launch_arguments(la: argparse.ArgumentParser) -> None:
     la.add_argument("--note", help="a free-text note stored with the run")
     _outputs(la, "outputs folder (default from [tool.reprokit])")
     la.add_argument("--no-check", action="store_true", help="skip the pre-launch checks (recorded)")
-    # Internal, used by replay and blame --ablate: not shown in --help.
-    la.add_argument("--config-file", type=Path, help=argparse.SUPPRESS)
-    la.add_argument("--replay-of", help=argparse.SUPPRESS)
-    la.add_argument("--git-from", type=Path, help=argparse.SUPPRESS)
-    la.add_argument("--extra-json", help=argparse.SUPPRESS)
 
 
 def _is_sweep(args: argparse.Namespace) -> bool:
@@ -106,7 +101,7 @@ def _is_sweep(args: argparse.Namespace) -> bool:
 
 def _launch_check(args: argparse.Namespace) -> None:
     if args.resume is not None:
-        options = {"--seed": args.seed, "--seeds": args.seeds, "--config-file": args.config_file}
+        options = {"--seed": args.seed, "--seeds": args.seeds}
         given = [name for name, value in options.items() if value is not None]
         if args.experiment or given:
             raise UsageError(
@@ -124,9 +119,6 @@ def _launch_check(args: argparse.Namespace) -> None:
         from reprokit.launch.sweep import parse_seeds
 
         _as_usage(lambda: parse_seeds(args.seeds))
-    hidden = (args.config_file, args.replay_of, args.git_from, args.extra_json)
-    if _is_sweep(args) and any(h is not None for h in hidden):
-        raise UsageError("a sweep launches ordinary runs: no replay options")
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,21 +151,19 @@ def _launch(args: argparse.Namespace, settings: Settings) -> int:
     if _is_sweep(args):
         return _sweep(args, settings)
     from reprokit.launch.command import launch
+    from reprokit.launch.request import LaunchRequest
+    from reprokit.launch.target import validate_path
 
-    return launch(
-        args.experiment[0],
-        settings=settings,
+    experiment = validate_path(args.experiment[0], settings)
+    request = LaunchRequest(
+        experiment=experiment.relative_to(settings.root.resolve()).as_posix(),
         seed=args.seed,
         smoke=args.smoke,
         deterministic=args.deterministic,
         note=args.note,
-        no_check=args.no_check,
-        config_file=args.config_file,
-        replay_of=args.replay_of,
-        git_from=args.git_from,
-        extra_json=args.extra_json,
-        exits_after=getattr(args, "exits_after", False),
+        check=not args.no_check,
     )
+    return launch(request, settings=settings, exits_after=getattr(args, "exits_after", False))
 
 
 # show, runs -------------------------------------------------------------------------

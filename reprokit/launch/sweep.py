@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from reprokit import interrupts
 from reprokit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ReprokitError
 from reprokit.experiments import discovery
 from reprokit.launch import target
+from reprokit.launch.request import ChildLaunch, LaunchRequest
 from reprokit.paths import shown
 from reprokit.record import store
 from reprokit.settings import Settings
@@ -160,55 +162,50 @@ class LaunchOptions:
     note: str | None = None
     no_check: bool = False
 
-    def argv(self, job: Job) -> list[str]:
-        # --name=value throughout: a note starting with "-" is never read as an option.
-        args = ["launch", str(job.experiment), f"--outputs={self.outputs}"]
-        if job.seed is not None:
-            args.append(f"--seed={job.seed}")
-        if self.smoke:
-            args.append("--smoke")
-        if self.deterministic:
-            args.append("--deterministic")
-        if self.note is not None:
-            args.append(f"--note={self.note}")
-        if self.no_check:
-            args.append("--no-check")
-        return args
+    def request(self, job: Job, root: Path) -> LaunchRequest:
+        """The job as a launch request: an ordinary run of one experiment and seed."""
+        return LaunchRequest(
+            experiment=job.experiment.relative_to(root.resolve()).as_posix(),
+            outputs=self.outputs,
+            seed=job.seed,
+            smoke=self.smoke,
+            deterministic=self.deterministic,
+            note=self.note,
+            check=not self.no_check,
+        )
 
 
-class CliChild:
-    """A job as ``python -m reprokit launch …`` in its own process group.
+class EntryChild:
+    """A job as the launch child entry (:mod:`reprokit.launch.entry`) in its own process
+    group, which names the run folder it claimed in its result file.
 
     Its output goes to the run's own ``output.log`` (the launch tees it there), so the
     terminal shows only the sweep's progress; stderr is also kept in a temporary file for
-    the reason of a launch that failed before claiming a folder. The run folder is found as
-    replay finds its child's: new since the sweep began, its record naming the child's pid.
+    the reason of a launch that failed before claiming a folder.
     """
 
-    def __init__(
-        self, job: Job, options: LaunchOptions, env: Mapping[str, str], known: set[str]
-    ) -> None:
+    def __init__(self, request: LaunchRequest, outputs: Path, env: Mapping[str, str]) -> None:
         import tempfile
 
-        self._outputs = options.outputs
-        self._known = known
+        self._folder = Path(tempfile.mkdtemp(prefix="reprokit-sweep-"))
+        self._launch = ChildLaunch(self._folder, request, outputs)
         # Closed by _ended (read once the child exited): it outlives this method.
-        self._stderr: IO[bytes] | None = tempfile.TemporaryFile()  # noqa: SIM115
+        self._stderr: IO[bytes] | None = open(self._folder / "stderr", "w+b")  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "reprokit", *options.argv(job)],
+            self._launch.argv(),
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             process_group=0,
         )
-        self._found: Path | None = None
+        self._run_dir: Path | None = None
         self._tail = ""
 
     def poll(self) -> int | None:
         code = self._proc.poll()
         if code is not None:
-            self._ended()
+            self._ended(code)
         return code
 
     def stop(self, signum: int) -> None:
@@ -217,42 +214,34 @@ class CliChild:
 
     def wait(self) -> int:
         code = self._proc.wait()
-        self._ended()
+        self._ended(code)
         return code
 
     def run_dir(self) -> Path | None:
-        if self._found is None:
-            self._found = _claimed_by(self._outputs, self._known, self._proc.pid)
-            if self._found is not None:
-                self._known.add(self._found.name)
-        return self._found
+        return self._run_dir
 
     def error_tail(self) -> str:
         return self._tail
 
-    def _ended(self) -> None:
-        """Keep the last error line of the child's stderr; close the file."""
+    def _ended(self, code: int) -> None:
+        """Read the claimed run and the last error line; remove the request's folder."""
         if self._stderr is None:
             return
-        with self._stderr:
-            self._stderr.seek(0, os.SEEK_END)
-            self._stderr.seek(max(0, self._stderr.tell() - 4096))
-            text = self._stderr.read().decode("utf-8", "replace")
-        self._stderr = None
-        lines = text.strip().splitlines()
-        errors = [line for line in lines if "error:" in line]
-        self._tail = (errors or lines or [""])[-1]
-
-
-def _claimed_by(outputs: Path, known: set[str], pid: int) -> Path | None:
-    for run_dir in reversed(store.run_dirs(outputs)):
-        if run_dir.name in known:
-            continue
-        with contextlib.suppress(OSError, ReprokitError):
-            data = store.read_json(run_dir / store.RECORD_FILE)
-            if isinstance(data, dict) and data.get("pid") == pid:
-                return run_dir
-    return None
+        try:
+            with self._stderr:
+                self._stderr.seek(0, os.SEEK_END)
+                self._stderr.seek(max(0, self._stderr.tell() - 4096))
+                text = self._stderr.read().decode("utf-8", "replace")
+            self._stderr = None
+            lines = text.strip().splitlines()
+            errors = [line for line in lines if "error:" in line]
+            self._tail = (errors or lines or [""])[-1]
+            launched = self._launch.result(code)
+            self._run_dir = launched.run_dir if launched is not None else None
+        except ReprokitError as e:  # a result file that is not what the entry writes
+            self._tail = e.message
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 StartJob = Callable[[Job, str | None], Child]
@@ -500,15 +489,15 @@ def sweep(request: SweepRequest, *, settings: Settings, start: StartJob | None =
     jobs = plan(experiments, request.seeds)
     slots = gpu_slices(gpu_pool(os.environ, _detected_gpus), min(request.jobs, len(jobs)))
     if start is None:
-        known = {p.name for p in store.run_dirs(request.options.outputs)}
 
-        def start_cli(job: Job, gpus: str | None) -> Child:
+        def start_entry(job: Job, gpus: str | None) -> Child:
             env = dict(os.environ)
             if gpus is not None:
                 env["CUDA_VISIBLE_DEVICES"] = gpus
-            return CliChild(job, request.options, env, known)
+            launch = request.options.request(job, settings.root)
+            return EntryChild(launch, request.options.outputs, env)
 
-        start = start_cli
+        start = start_entry
     print(
         f"sweep: {plural(len(jobs), 'run')}, up to {len(slots)} at once "
         f"→ {shown(request.options.outputs)}",

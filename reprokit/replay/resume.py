@@ -14,7 +14,7 @@ replay makes, would run code the user cannot edit to fix the crash being resumed
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,28 +105,31 @@ def resume(
     record_file = run_dir / store.RECORD_FILE
     run_id = _resumable(run_dir, record, settings)
     experiment = record.get("experiment") or {}
-    path = trust.path_inside(experiment.get("path"), settings.root, record_file, "experiment.path")
+    trust.path_inside(experiment.get("path"), settings.root, record_file, "experiment.path")
     config = run_dir / store.CONFIG_FILE
-    if not config.is_file():
+    if not os.path.lexists(config):
         raise ReprokitError(
             f"{run_id} has no {store.CONFIG_FILE}: it stopped before its config was resolved",
             hint=f"launch {experiment.get('path')} again instead (nothing of it ran)",
         )
+    from reprokit.replay.command import check_recorded_config, recorded_config
+
+    check_recorded_config(config)
     _same_code(record, record_file, settings)
     from reprokit.launch.command import launch
+    from reprokit.launch.request import LaunchRequest
 
-    # The recorded config of a smoke run is already its smoke config: keep the label.
-    extra = json.dumps({"smoke": True}) if record.get("smoke") is True else None
-    return launch(
-        path,
-        settings=settings,
+    request = LaunchRequest(
+        experiment=str(experiment.get("path")),  # checked just above
+        outputs=settings.outputs,
         seed=trust.seed(record.get("seed"), record_file),
         deterministic=record.get("deterministic") is True,
-        note=note if note is not None else record.get("note"),
+        config=recorded_config(config),
+        note=note if note is not None else record.get("note"),  # text: read_record checked it
         # Launched with --no-check, resumed without: the checks refused it once already.
-        no_check=no_check or record.get("checked") is False,
-        config_file=config,
-        extra_json=extra,
-        exits_after=exits_after,
+        check=not no_check and record.get("checked") is not False,
+        # The recorded config of a smoke run is already its smoke config: keep the label.
+        smoke_label=record.get("smoke") is True,
         resume_of=run_dir,
     )
+    return launch(request, settings=settings, exits_after=exits_after)
