@@ -160,3 +160,23 @@ def test_chain_metrics_let_a_later_attempt_replace_the_steps_it_relogged() -> No
         (0, 1.0), (1, 1.0), (2, 1.0), (None, 9.0), (3, 2.0), (4, 2.0), (5, 2.0), (6, 2.0)
     ]  # fmt: skip
     assert chain.merged_metrics([first, []]) == first
+
+
+def test_a_hand_edited_record_is_refused_before_it_is_resumed_or_followed(repo: Path) -> None:
+    _project(repo)
+    assert run_cli(repo, "launch", EXP).returncode == 1
+    record_file = repo / "outputs/run_1/run.json"
+    original = json.loads(record_file.read_text())
+    for key, value, message in (
+        ("experiment", {**original["experiment"], "path": "../../x_01_01.py"}, "experiment.path"),
+        ("git", {**original["git"], "tree": "--output=x"}, "git.tree"),
+    ):
+        record_file.write_text(json.dumps({**original, key: value}))
+        proc = run_cli(repo, "launch", "--resume", "run_1")
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert sorted(p.name for p in (repo / "outputs").glob("run_*")) == ["run_1"]
+    # A chain link that is no run id is never followed as a path.
+    record_file.write_text(json.dumps({**original, "resumed_from": "../../etc"}))
+    assert chain.attempts(repo / "outputs/run_1") == [repo / "outputs/run_1"]
+    listed = run_cli(repo, "runs", "--json")
+    assert [r["id"] for r in json.loads(listed.stdout)] == ["run_1"]
