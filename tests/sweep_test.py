@@ -19,7 +19,8 @@ from conftest import git, run_cli, write
 from reprokit.errors import ReprokitError
 from reprokit.launch.sweep import Progress, gpu_pool, gpu_slices, parse_seeds
 
-# Seed 1 of `flaky` fails; with SWEEP_WAIT set, main touches a file there and waits.
+# Seed 1 of `flaky` fails; with SWEEP_WAIT set, main (but seed 0's) touches a file there
+# and waits.
 EXPERIMENT = """
 import os
 import time
@@ -41,7 +42,7 @@ config = Config()
 def main(config: Config) -> dict[str, float]:
     reprokit.log(0, loss=float(config.seed))
     wait = os.environ.get("SWEEP_WAIT")
-    if wait:
+    if wait and config.seed != 0:
         Path(wait, reprokit.current_run().id).touch()
         time.sleep(60)
     if config.seed == config.fails_on:
@@ -202,8 +203,11 @@ def test_a_job_refused_before_its_run_folder_says_why_in_the_summary(repo: Path)
     ]
 
 
+@pytest.mark.parametrize(
+    ("signum", "group"), [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "kill"]
+)
 def test_ctrl_c_stops_the_sweep_and_every_running_run_records_interrupted(
-    repo: Path, tmp_path: Path
+    repo: Path, tmp_path: Path, signum: int, group: bool
 ) -> None:
     _project(repo)
     waiting = tmp_path / "waiting"
@@ -224,24 +228,27 @@ def test_ctrl_c_stops_the_sweep_and_every_running_run_records_interrupted(
         while len(list(waiting.iterdir())) < 2:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C
+        # A terminal's Ctrl-C reaches the whole process group; `kill` the sweep alone.
+        (os.killpg if group else os.kill)(proc.pid, signum)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    records = _records(repo)
-    assert sorted(records) == ["run_1", "run_2"]  # the other three never started
-    for record in records.values():
-        assert record["status"] == "interrupted"
-        assert record["error"]["message"] == "SIGINT"
-    assert "sweep: stopped by SIGINT; 0 runs finished" in out
+    name = signal.Signals(signum).name
+    by_seed = {r["seed"]: r for r in _records(repo).values()}
+    assert sorted(by_seed) == [0, 1, 2]  # seeds 3 and 4 never started
+    assert by_seed[0]["status"] == "completed"
+    for seed in (1, 2):
+        assert by_seed[seed]["status"] == "interrupted"
+        assert by_seed[seed]["error"]["message"] == name  # the signal, forwarded once
+    assert f"sweep: stopped by {name}; 1 run finished" in out
     # Table rows by seed: [run, experiment, seed, status..., exit, duration].
     rows = {int(c[2]): c for line in out.splitlines()[1:6] if (c := line.split())}
-    assert {rows[0][0], rows[1][0]} == {"run_1", "run_2"}
-    assert rows[0][3:5] == rows[1][3:5] == ["interrupted", "130"]
-    assert rows[2][3:] == rows[3][3:] == rows[4][3:] == ["not", "started", "-", "-"]
+    assert rows[0][3:5] == ["completed", "0"]
+    assert rows[1][3:5] == rows[2][3:5] == ["interrupted", "130"]
+    assert rows[3][3:] == rows[4][3:] == ["not", "started", "-", "-"]
     assert "failed:" not in out  # stopped, not failed
-    assert "sweep: 5 jobs: 2 runs interrupted, 3 runs not started" in out
+    assert "sweep: 5 jobs: 1 run completed, 2 runs interrupted, 2 runs not started" in out
 
 
 def test_sweep_command_line_mistakes_exit_2(repo: Path) -> None:
