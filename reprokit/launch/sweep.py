@@ -477,7 +477,7 @@ class SweepRequest:
 
 def sweep(request: SweepRequest, *, settings: Settings, start: StartJob | None = None) -> int:
     """Run every job of the request; 0 when every run completed, 130 when stopped by a
-    signal, else 1. ``start`` runs one job in a child (default: :class:`CliChild`)."""
+    signal, else 1. ``start`` runs one job in a child (default: :class:`EntryChild`)."""
     if request.jobs < 1:
         raise ReprokitError(f"--jobs: must be at least 1, not {request.jobs}")
     experiments = expand_experiments(request.paths, settings)
@@ -487,7 +487,10 @@ def sweep(request: SweepRequest, *, settings: Settings, start: StartJob | None =
         # Once, here, with the findings shown: a child's would only say that it refused.
         check_before_launch(experiments, settings)
     jobs = plan(experiments, request.seeds)
-    slots = gpu_slices(gpu_pool(os.environ, _detected_gpus), min(request.jobs, len(jobs)))
+    parallel = min(request.jobs, len(jobs))
+    # One job at a time keeps the GPUs as they are (nvidia-smi is not even asked).
+    pool = gpu_pool(os.environ, _detected_gpus) if parallel > 1 else []
+    slots = gpu_slices(pool, parallel)
     if start is None:
 
         def start_entry(job: Job, gpus: str | None) -> Child:
