@@ -42,16 +42,15 @@ def _resumable(run_dir: Path, record: dict[str, Any], settings: Settings) -> str
             f"{run_dir}: not in the outputs folder {settings.outputs}",
             hint=f"resume with --outputs {run_dir.parent}: a chain lives in one outputs folder",
         )
-    for other in store.run_dirs(settings.outputs):
-        try:
-            later = store.read_record(other)
-        except ReprokitError:
-            continue
-        if later.get("resumed_from") == run_id:
-            raise ReprokitError(
-                f"{run_id} was already resumed by {other.name}",
-                hint=f"resume the latest attempt: reprokit launch --resume {other.name}",
-            )
+    from reprokit.record import index
+
+    # From the index (refreshed as `runs` refreshes it): not every run.json read again.
+    later = [r["id"] for r in index.rows(settings.outputs) if r["resumed_from"] == run_id]
+    if later:
+        raise ReprokitError(
+            f"{run_id} was already resumed by {later[-1]}",
+            hint=f"resume the latest attempt: reprokit launch --resume {later[-1]}",
+        )
     return run_id
 
 
