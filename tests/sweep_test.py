@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,20 @@ def test_a_sweep_of_two_families_and_three_seeds_records_six_runs(repo: Path) ->
         assert visible == record["hardware"]["cuda_visible_devices"]
         summary = json.loads((repo / "outputs" / run_id / "summary.json").read_text())
         assert summary == {"score": float(record["seed"])}
+    # Runs at the same time (two were, two slots) never share a GPU.
+    spans = [
+        (datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["ended_at"]), r)
+        for r in records.values()
+    ]
+    together = [
+        (a, b)
+        for start_a, end_a, a in spans
+        for start_b, end_b, b in spans
+        if a is not b and start_a < end_b and start_b < end_a
+    ]
+    assert together
+    for a, b in together:
+        assert a["hardware"]["cuda_visible_devices"] != b["hardware"]["cuda_visible_devices"]
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["run", "experiment", "seed", "gpus", "status", "exit", "duration"]
     assert sum(" completed " in line for line in lines) == 6
