@@ -393,6 +393,58 @@ def _install_hooks(args: argparse.Namespace, settings: Settings) -> int:
     return install_hooks(settings=settings, force=args.force)
 
 
+# push / pull ------------------------------------------------------------------------
+
+
+def _share_arguments(p: argparse.ArgumentParser, *, pushing: bool) -> None:
+    p.add_argument(
+        "remote", nargs="?", help="a configured git remote (default: origin, or the only one)"
+    )
+    if pushing:
+        p.add_argument(
+            "--run",
+            action="append",
+            dest="runs",
+            metavar="RUN",
+            help="push only this run (repeatable; default: every finished run)",
+        )
+        p.add_argument(
+            "--artifacts",
+            action="store_true",
+            help="also push the run folder's other files (output.log, checkpoints)",
+        )
+    p.add_argument(
+        "--max-artifact-mb",
+        type=float,
+        default=10.0,
+        help="the largest artifact pushed or pulled, in MiB (default 10)",
+    )
+    _outputs(p)
+
+
+def _share_check(args: argparse.Namespace) -> None:
+    if not args.max_artifact_mb > 0:
+        raise UsageError(f"--max-artifact-mb must be > 0, not {args.max_artifact_mb:g}")
+
+
+def _push(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.record.push import push
+
+    return push(
+        args.remote,
+        settings=settings,
+        runs=args.runs,
+        artifacts=args.artifacts,
+        max_artifact_mb=args.max_artifact_mb,
+    )
+
+
+def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.record.pull import pull
+
+    return pull(args.remote, settings=settings, max_artifact_mb=args.max_artifact_mb)
+
+
 # The order is `reprokit --help`'s.
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -435,6 +487,20 @@ COMMANDS: tuple[Command, ...] = (
         _smoke_arguments,
         _smoke,
         _smoke_check,
+    ),
+    Command(
+        "push",
+        "publish your runs to a git remote (refs/reprokit/shared/<you>@<host>/)",
+        partial(_share_arguments, pushing=True),
+        _push,
+        _share_check,
+    ),
+    Command(
+        "pull",
+        "bring teammates' pushed runs into outputs/<user>@<host>/",
+        partial(_share_arguments, pushing=False),
+        _pull,
+        _share_check,
     ),
     Command(
         "install-hooks",

@@ -87,8 +87,8 @@ class _Original:
         """The root original's id: it reaches the child's command line (``--replay-of``)."""
         replay_of = self.record.get("replay_of")
         if replay_of is None:
-            return self.id
-        return trust.run_id(replay_of, self.record_file, "replay_of")
+            return store.qualified(self.dir, self.id)
+        return store.qualified(self.dir, trust.run_id(replay_of, self.record_file, "replay_of"))
 
     @property
     def experiment_path(self) -> str:
@@ -201,8 +201,13 @@ def replay(
     original = _load(run, settings, smoke)
     # The replay is recorded next to its original: run ids (and so `replay_of`) are unique
     # per outputs folder only, and `sweep/run_1`'s replay must not read as one of
-    # `outputs/run_1`'s.
-    settings = settings.with_outputs(original.dir.parent)
+    # `outputs/run_1`'s. A teammate's pulled run (`outputs/alice@gpu-3/run_1`) is the
+    # exception: its folder is filled only by `reprokit pull`, so its replay goes into the
+    # outputs folder around it, its `replay_of` naming it in full (`alice@gpu-3/run_1`).
+    folder = original.dir.parent
+    if store.namespace_of(original.dir) is not None:
+        folder = folder.parent
+    settings = settings.with_outputs(folder)
     from reprokit.gitcmd import require_toplevel
 
     top = require_toplevel(
@@ -378,7 +383,7 @@ def _run(
         cwd=cwd.relative_to(work_root),
         env_refused=refused,
     )
-    before = {p.name for p in store.run_dirs(settings.outputs)}
+    before = set(store.run_dirs(settings.outputs, shared=False))
     # The child starts now and waits at a gate while the environment is probed and the
     # differences reported, so its interpreter start-up overlaps the probe's; it runs
     # nothing until the gate opens, and is killed when --strict refuses or we stop.
@@ -579,10 +584,10 @@ def _launch_args(
     return args
 
 
-def _find_replay(outputs: Path, before: set[str], pid: int) -> Path | None:
+def _find_replay(outputs: Path, before: set[Path], pid: int) -> Path | None:
     """The run folder the child claimed: new since we started, and its record has its pid."""
-    for run_dir in reversed(store.run_dirs(outputs)):
-        if run_dir.name in before:
+    for run_dir in reversed(store.run_dirs(outputs, shared=False)):
+        if run_dir in before:
             continue
         try:
             data = store.read_json(run_dir / store.RECORD_FILE)

@@ -1,0 +1,284 @@
+"""``reprokit push [REMOTE]``: publish this outputs folder's runs as git objects.
+
+Each finished run becomes one commit under ``refs/reprokit/shared/<user>@<host>/run_N``
+(the layout: :mod:`reprokit.record.share`), made locally with git's plumbing and pushed
+with one ``git push`` of every such ref. Pushing never forces: a ref only moves forward (a
+changed run's new commit has the old one as second parent), so a push can never rewrite a
+teammate's runs or a run pushed from another clone; the same run pushed twice is the same
+ref, which git reports as up to date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprokit.errors import ReprokitError, UsageError
+from reprokit.gitcmd import (
+    REMOTE_CONFIG,
+    REMOTE_ENV,
+    REMOTE_TIMEOUT_S,
+    REPROKIT_IDENTITY,
+    GitError,
+    require_toplevel,
+    run_git,
+)
+from reprokit.paths import shown
+from reprokit.record import share, store, trust
+from reprokit.settings import Settings
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """One run made ready to push: its ref and commit, and whether the commit is new."""
+
+    run_id: str
+    ref: str
+    commit: str
+    made: bool
+
+
+def push(
+    remote: str | None,
+    *,
+    settings: Settings,
+    runs: list[str] | None = None,
+    artifacts: bool = False,
+    max_artifact_mb: float = share.DEFAULT_MAX_ARTIFACT_MB,
+) -> int:
+    """Push the runs of ``settings.outputs`` (or only ``runs``) to ``remote``; exit code."""
+    if max_artifact_mb <= 0:
+        raise UsageError(f"--max-artifact-mb must be > 0, not {max_artifact_mb:g}")
+    top = require_toplevel(settings.root, hint="push from the repository the runs were launched in")
+    name = share.configured_remote(top, remote)
+    namespace = share.own_namespace(top)
+    existing = _existing(top, namespace)
+    limit = int(max_artifact_mb * 2**20) if artifacts else None
+    ready: list[_Shared] = []
+    for run_dir in _chosen(runs, settings):
+        shared = _prepare(top, run_dir, namespace, existing, limit)
+        if shared is not None:
+            ready.append(shared)
+    if not ready:
+        print(f"reprokit: no finished runs in {shown(settings.outputs)} to push")
+        return 0
+    return _push_refs(top, name, namespace, ready)
+
+
+def _chosen(runs: list[str] | None, settings: Settings) -> list[Path]:
+    """The run folders to push: those named (never a teammate's pulled run), else every
+    run of the outputs folder."""
+    if not runs:
+        return store.run_dirs(settings.outputs, shared=False)
+    chosen = []
+    for spec in runs:
+        run_dir = store.resolve_run(spec, settings)
+        if store.namespace_of(run_dir) is not None:
+            raise UsageError(
+                f"{spec} is a run pulled from {store.namespace_of(run_dir)}; only your own"
+                " runs are pushed",
+                hint="its author pushes it; everyone who pulls gets it from there",
+            )
+        chosen.append(run_dir)
+    return chosen
+
+
+def _existing(top: Path, namespace: str) -> dict[str, tuple[str, str, str]]:
+    """{ref: (commit, tree, run key)} of this namespace's shared refs here, in one git call."""
+    fmt = f"%(refname)%00%(objectname)%00%(tree)%00%(trailers:key={share.RUN_TRAILER},valueonly)"
+    out = run_git(
+        "for-each-ref", f"--format={fmt}", f"{share.SHARED_REFS}/{namespace}/", cwd=top
+    ).decode("utf-8", "replace")
+    found = {}
+    for line in out.splitlines():
+        parts = line.split("\0")
+        if len(parts) == 4:
+            found[parts[0]] = (parts[1], parts[2], parts[3].strip())
+    return found
+
+
+def run_key(run_dir: Path, record: dict[str, Any]) -> str:
+    """What tells this run from any other that had its id: the outputs folder on this host
+    and the run's start (hashed: no path or host name is pushed with it)."""
+    where = f"{run_dir.parent.resolve()}\0{record.get('started_at')}\0{record.get('pid')}"
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def _prepare(
+    top: Path,
+    run_dir: Path,
+    namespace: str,
+    existing: dict[str, tuple[str, str, str]],
+    artifact_limit: int | None,
+) -> _Shared | None:
+    """The run's shared commit (made when its files changed); None when it is skipped."""
+    record = store.read_record(run_dir)
+    run_id = run_dir.name
+    if store.effective_status(record) == "running":
+        print(f"reprokit: skipping {run_id}: it is still running (push it when it ends)")
+        return None
+    tree = _tree(top, run_dir, artifact_limit)
+    ref = share.shared_ref(namespace, run_id)
+    key = run_key(run_dir, record)
+    old = existing.get(ref)
+    if old is not None and old[2] != key:
+        print(
+            f"reprokit: warning: not pushing {run_id}: {namespace}/{run_id} is already shared"
+            " from another outputs folder (or an earlier run of this id); each outputs folder"
+            " of one person on one host shares its own run ids, so push from one of them",
+            file=sys.stderr,
+        )
+        return None
+    if old is not None and old[1] == tree:
+        return _Shared(run_id, ref, old[0], made=False)
+    parents = _parents(top, record.get("git"), run_dir)
+    if old is not None:
+        parents.append(old[0])
+    message = f"reprokit: {run_id} shared by {namespace}\n\n{share.RUN_TRAILER}: {key}\n"
+    args = [a for p in parents for a in ("-p", p)]
+    commit = (
+        run_git(
+            "commit-tree",
+            "--no-gpg-sign",
+            tree,
+            *args,
+            "-m",
+            message,
+            cwd=top,
+            env=REPROKIT_IDENTITY,
+        )
+        .decode()
+        .strip()
+    )
+    run_git("update-ref", "-m", "reprokit push", ref, commit, old[0] if old else "", cwd=top)
+    return _Shared(run_id, ref, commit, made=True)
+
+
+def _parents(top: Path, git_record: Any, run_dir: Path) -> list[str]:
+    """The snapshot commit (else the recorded HEAD) when git has it: fetching the shared
+    ref then brings the run's code too."""
+    if not isinstance(git_record, dict):
+        return []
+    record_file = run_dir / store.RECORD_FILE
+    for key in ("snapshot", "sha"):
+        commit = trust.commit_id(git_record.get(key), record_file, f"git.{key}")
+        if commit is None:
+            continue
+        out = run_git(
+            "rev-parse", "-q", "--verify", "--end-of-options", f"{commit}^{{commit}}",
+            cwd=top, check=False,
+        )  # fmt: skip
+        if out.decode().strip() == commit:
+            if key == "sha":
+                print(
+                    f"reprokit: warning: {run_dir.name}'s snapshot commit is gone from this"
+                    " repository; its recorded HEAD is pushed instead (a dirty run then"
+                    " replays only with --from-patch)",
+                    file=sys.stderr,
+                )
+            return [commit]
+    return []
+
+
+def _regular(path: Path) -> int | None:
+    """The size of ``path`` when it is a regular file (not a link); None otherwise."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _tree(top: Path, run_dir: Path, artifact_limit: int | None) -> str:
+    """The tree of the run's record files (and, with a limit, its artifacts)."""
+    names = [n for n in share.RECORD_FILES if _regular(run_dir / n) is not None]
+    for name in (share.RECORD_FILES[0], *names):
+        size = _regular(run_dir / name)
+        if size is not None and size > share.MAX_RECORD_FILE_BYTES:
+            raise ReprokitError(
+                f"{shown(run_dir / name)}: {size // 2**20} MiB, more than a teammate's pull"
+                f" accepts ({share.MAX_RECORD_FILE_BYTES // 2**20} MiB)",
+                hint="push the other runs by name (--run), or log fewer rows",
+            )
+    entries = [
+        ("100644", "blob", sha, n) for n, sha in zip(names, _hash(top, run_dir, names), strict=True)
+    ]
+    if artifact_limit is not None:
+        sub = _artifacts_tree(top, run_dir, artifact_limit)
+        if sub is not None:
+            entries.append(("040000", "tree", sub, share.ARTIFACTS))
+    return _mktree(top, entries)
+
+
+def _hash(top: Path, run_dir: Path, names: list[str]) -> list[str]:
+    if not names:
+        return []
+    paths = "".join(f"{run_dir / n}\n" for n in names).encode("utf-8", "surrogateescape")
+    out = run_git(
+        "hash-object", "-w", "--no-filters", "--stdin-paths", cwd=top, input=paths
+    ).decode()
+    return out.split()
+
+
+def _mktree(top: Path, entries: list[tuple[str, str, str, str]]) -> str:
+    data = "".join(f"{mode} {kind} {sha}\t{name}\0" for mode, kind, sha, name in entries)
+    return run_git("mktree", "-z", cwd=top, input=data.encode()).decode().strip()
+
+
+def _artifacts_tree(top: Path, run_dir: Path, limit: int) -> str | None:
+    """The run folder's other regular files (``output.log``, checkpoints) up to ``limit``
+    bytes each; a larger one, a link or a subfolder is left out with a note."""
+    names = []
+    for entry in sorted(os.scandir(run_dir), key=lambda e: e.name):
+        if entry.name in share.RECORD_FILES or entry.name.startswith("."):
+            continue
+        size = _regular(Path(entry.path))
+        if size is None or not share.ARTIFACT_NAME.fullmatch(entry.name):
+            print(f"reprokit: {run_dir.name}: not pushing {entry.name!r} (not a plain file)")
+        elif size > limit:
+            print(
+                f"reprokit: {run_dir.name}: not pushing {entry.name} ({size / 2**20:.1f} MiB,"
+                f" over --max-artifact-mb {limit / 2**20:g})"
+            )
+        else:
+            names.append(entry.name)
+    if not names:
+        return None
+    shas = _hash(top, run_dir, names)
+    return _mktree(top, [("100644", "blob", s, n) for n, s in zip(names, shas, strict=True)])
+
+
+def _push_refs(top: Path, remote: str, namespace: str, ready: list[_Shared]) -> int:
+    """One ``git push --porcelain`` of every ref, never forced; its verdicts counted."""
+    refspecs = [f"{s.ref}:{s.ref}" for s in ready]
+    try:
+        out = run_git(
+            *REMOTE_CONFIG, "push", "--porcelain", remote, *refspecs,
+            cwd=top, env=REMOTE_ENV, timeout=REMOTE_TIMEOUT_S,
+        )  # fmt: skip
+    except GitError as e:
+        raise ReprokitError(
+            f"pushing {len(refspecs)} shared runs to {remote} failed:\n  "
+            + e.stderr.replace("\n", "\n  "),
+            hint="a run of yours was pushed from another clone meanwhile: `reprokit pull` first"
+            if "rejected" in e.stderr
+            else "check that the remote answers and you may write to it",
+        ) from e
+    flags = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        flag, _, rest = line.partition("\t")
+        if len(flag) == 1 and ":" in rest:
+            flags[rest.split(":", 1)[1].split("\t")[0]] = flag
+    new = sum(flags.get(s.ref) == "*" for s in ready)
+    updated = sum(flags.get(s.ref) in (" ", "+") for s in ready)
+    same = len(ready) - new - updated
+    print(
+        f"reprokit: pushed {len(ready)} runs to {remote} as {namespace}: {new} new,"
+        f" {updated} updated, {same} already there"
+    )
+    return 0
