@@ -490,14 +490,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "push",
-        "publish your runs to a git remote (refs/reprokit/shared/<you>@<host>/)",
+        "publish your runs on a git remote for teammates",
         partial(_share_arguments, pushing=True),
         _push,
         _share_check,
     ),
     Command(
         "pull",
-        "bring teammates' pushed runs into outputs/<user>@<host>/",
+        "bring teammates' pushed runs into outputs/",
         partial(_share_arguments, pushing=False),
         _pull,
         _share_check,
