@@ -326,3 +326,58 @@ def test_a_pulled_run_is_found_by_its_id_and_cannot_be_pushed(remote: Path, tmp_
     assert store.run_dirs(settings.outputs, shared=False) == []
     proc = run_cli(bob, "push", "--run", "a@h/run_3")
     assert proc.returncode == 2 and "is a run pulled from a@h" in proc.stderr
+
+
+def test_artifacts_are_pushed_when_asked_within_the_limit_and_kept(
+    remote: Path, tmp_path: Path
+) -> None:
+    from _helpers import write_run
+
+    alice = _clone(remote, tmp_path / "alice", "alice@example.com")
+    run = write_run(alice / "outputs", 1, BASE_EXP, summary={"score": 1.0})
+    (run / "output.log").write_text("epoch 1\n")
+    (run / "model.pt").write_bytes(b"w" * 2**20)
+    (run / "huge.bin").write_bytes(b"h" * 3 * 2**20)
+    (run / "ckpt").mkdir()
+    out = _ok(run_cli(alice, "push", "--artifacts", "--max-artifact-mb", "2"))
+    assert "not pushing huge.bin (3.0 MiB, over --max-artifact-mb 2)" in out
+    assert "not pushing 'ckpt' (not a plain file)" in out
+    ns = share.own_namespace(alice)
+    ref = share.shared_ref(ns, "run_1")
+    listed = git(remote, "ls-tree", "-r", "--name-only", ref).split()
+    record_files = sorted(n for n in os.listdir(run) if n in share.RECORD_FILES)
+    assert "run.json" in record_files
+    assert listed == ["artifacts/model.pt", "artifacts/output.log", *record_files]
+    # A plain push keeps what --artifacts pushed: nothing changes.
+    assert "0 new, 0 updated, 1 already there" in _ok(run_cli(alice, "push"))
+
+    bob = _clone(remote, tmp_path / "bob", "bob@example.com")
+    refused = run_cli(bob, "pull", "--max-artifact-mb", "0.5")
+    assert refused.returncode == 1 and "artifacts/model.pt is 1.0 MiB" in refused.stderr
+    _ok(run_cli(bob, "pull"))
+    pulled = bob / "outputs" / ns / "run_1"
+    assert sorted(os.listdir(pulled)) == sorted(["model.pt", "output.log", *record_files])
+    assert (pulled / "model.pt").read_bytes() == (run / "model.pt").read_bytes()
+
+
+def test_a_running_or_damaged_run_is_not_pushed_and_the_others_are(
+    remote: Path, tmp_path: Path
+) -> None:
+    from _helpers import write_run
+
+    alice = _clone(remote, tmp_path / "alice", "alice@example.com")
+    write_run(alice / "outputs", 1, BASE_EXP)
+    (write_run(alice / "outputs", 2, BASE_EXP) / "run.json").write_text("{not json")
+    live = json.loads((write_run(alice / "outputs", 3, BASE_EXP) / "run.json").read_text())
+    from reprokit.capture.process import hostname, proc_stat
+
+    started = proc_stat(os.getpid())
+    assert started is not None
+    # This test's own process: alive on this host, so the run reads as still running.
+    live.update(status="running", pid=os.getpid(), pid_started=started[1], host=hostname())
+    (alice / "outputs/run_3/run.json").write_text(json.dumps(live))
+    proc = run_cli(alice, "push")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not pushing run_2: " in proc.stderr and "not valid JSON" in proc.stderr
+    assert "skipping run_3: it is still running" in proc.stdout
+    assert sorted(_remote_refs(remote)) == [share.shared_ref(share.own_namespace(alice), "run_1")]

@@ -60,14 +60,22 @@ def push(
     existing = _existing(top, namespace)
     limit = int(max_artifact_mb * 2**20) if artifacts else None
     ready: list[_Shared] = []
+    failed = 0
     for run_dir in _chosen(runs, settings):
-        shared = _prepare(top, run_dir, namespace, existing, limit)
+        try:
+            shared = _prepare(top, run_dir, namespace, existing, limit)
+        except ReprokitError as e:
+            # One damaged run must not keep the others from being shared.
+            print(f"reprokit: not pushing {run_dir.name}: {e.message}", file=sys.stderr)
+            failed += 1
+            continue
         if shared is not None:
             ready.append(shared)
-    if not ready:
+    if ready:
+        _push_refs(top, name, namespace, ready)
+    else:
         print(f"reprokit: no finished runs in {shown(settings.outputs)} to push")
-        return 0
-    return _push_refs(top, name, namespace, ready)
+    return 1 if failed else 0
 
 
 def _chosen(runs: list[str] | None, settings: Settings) -> list[Path]:
@@ -88,17 +96,34 @@ def _chosen(runs: list[str] | None, settings: Settings) -> list[Path]:
     return chosen
 
 
-def _existing(top: Path, namespace: str) -> dict[str, tuple[str, str, str]]:
-    """{ref: (commit, tree, run key)} of this namespace's shared refs here, in one git call."""
+@dataclass(frozen=True)
+class _Existing:
+    """A run already shared from here: its commit, tree, run key and artifacts tree."""
+
+    commit: str
+    tree: str
+    key: str
+    artifacts: str | None
+
+
+def _existing(top: Path, namespace: str) -> dict[str, _Existing]:
+    """This namespace's shared refs here, in two git calls whatever their number."""
     fmt = f"%(refname)%00%(objectname)%00%(tree)%00%(trailers:key={share.RUN_TRAILER},valueonly)"
     out = run_git(
         "for-each-ref", f"--format={fmt}", f"{share.SHARED_REFS}/{namespace}/", cwd=top
     ).decode("utf-8", "replace")
+    rows = [line.split("\0") for line in out.splitlines()]
+    rows = [r for r in rows if len(r) == 4]
+    if not rows:
+        return {}
+    # Their artifacts, kept by a push without --artifacts: "<sha> tree" or "<name> missing".
+    query = "".join(f"{r[1]}:{share.ARTIFACTS}\n" for r in rows).encode()
+    checked = run_git("cat-file", "--batch-check", cwd=top, input=query).decode().splitlines()
     found = {}
-    for line in out.splitlines():
-        parts = line.split("\0")
-        if len(parts) == 4:
-            found[parts[0]] = (parts[1], parts[2], parts[3].strip())
+    for (ref, commit, tree, key), answer in zip(rows, checked, strict=True):
+        sha, _, kind = answer.partition(" ")
+        artifacts = sha if kind.startswith("tree") else None
+        found[ref] = _Existing(commit, tree, key.strip(), artifacts)
     return found
 
 
@@ -113,7 +138,7 @@ def _prepare(
     top: Path,
     run_dir: Path,
     namespace: str,
-    existing: dict[str, tuple[str, str, str]],
+    existing: dict[str, _Existing],
     artifact_limit: int | None,
 ) -> _Shared | None:
     """The run's shared commit (made when its files changed); None when it is skipped."""
@@ -122,11 +147,13 @@ def _prepare(
     if store.effective_status(record) == "running":
         print(f"reprokit: skipping {run_id}: it is still running (push it when it ends)")
         return None
-    tree = _tree(top, run_dir, artifact_limit)
     ref = share.shared_ref(namespace, run_id)
     key = run_key(run_dir, record)
     old = existing.get(ref)
-    if old is not None and old[2] != key:
+    # Without --artifacts, the artifacts pushed before stay (a plain push removes nothing).
+    kept = old.artifacts if old is not None and artifact_limit is None else None
+    tree = _tree(top, run_dir, artifact_limit, kept)
+    if old is not None and old.key != key:
         print(
             f"reprokit: warning: not pushing {run_id}: {namespace}/{run_id} is already shared"
             " from another outputs folder (or an earlier run of this id); each outputs folder"
@@ -134,11 +161,11 @@ def _prepare(
             file=sys.stderr,
         )
         return None
-    if old is not None and old[1] == tree:
-        return _Shared(run_id, ref, old[0], made=False)
+    if old is not None and old.tree == tree:
+        return _Shared(run_id, ref, old.commit, made=False)
     parents = _parents(top, record.get("git"), run_dir)
     if old is not None:
-        parents.append(old[0])
+        parents.append(old.commit)
     message = f"reprokit: {run_id} shared by {namespace}\n\n{share.RUN_TRAILER}: {key}\n"
     args = [a for p in parents for a in ("-p", p)]
     commit = (
@@ -194,24 +221,23 @@ def _regular(path: Path) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def _tree(top: Path, run_dir: Path, artifact_limit: int | None) -> str:
-    """The tree of the run's record files (and, with a limit, its artifacts)."""
+def _tree(top: Path, run_dir: Path, artifact_limit: int | None, kept: str | None) -> str:
+    """The tree of the run's record files and, with a limit, its artifacts (else the
+    artifacts tree ``kept`` from its previous push)."""
     names = [n for n in share.RECORD_FILES if _regular(run_dir / n) is not None]
-    for name in (share.RECORD_FILES[0], *names):
-        size = _regular(run_dir / name)
-        if size is not None and size > share.MAX_RECORD_FILE_BYTES:
+    for name in names:
+        size = _regular(run_dir / name) or 0
+        if size > share.MAX_RECORD_FILE_BYTES:
             raise ReprokitError(
-                f"{shown(run_dir / name)}: {size // 2**20} MiB, more than a teammate's pull"
-                f" accepts ({share.MAX_RECORD_FILE_BYTES // 2**20} MiB)",
-                hint="push the other runs by name (--run), or log fewer rows",
+                f"{name} is {size // 2**20} MiB, more than a teammate's pull accepts"
+                f" ({share.MAX_RECORD_FILE_BYTES // 2**20} MiB)"
             )
     entries = [
         ("100644", "blob", sha, n) for n, sha in zip(names, _hash(top, run_dir, names), strict=True)
     ]
-    if artifact_limit is not None:
-        sub = _artifacts_tree(top, run_dir, artifact_limit)
-        if sub is not None:
-            entries.append(("040000", "tree", sub, share.ARTIFACTS))
+    sub = kept if artifact_limit is None else _artifacts_tree(top, run_dir, artifact_limit)
+    if sub is not None:
+        entries.append(("040000", "tree", sub, share.ARTIFACTS))
     return _mktree(top, entries)
 
 
@@ -253,7 +279,7 @@ def _artifacts_tree(top: Path, run_dir: Path, limit: int) -> str | None:
     return _mktree(top, [("100644", "blob", s, n) for n, s in zip(names, shas, strict=True)])
 
 
-def _push_refs(top: Path, remote: str, namespace: str, ready: list[_Shared]) -> int:
+def _push_refs(top: Path, remote: str, namespace: str, ready: list[_Shared]) -> None:
     """One ``git push --porcelain`` of every ref, never forced; its verdicts counted."""
     refspecs = [f"{s.ref}:{s.ref}" for s in ready]
     try:
@@ -281,4 +307,3 @@ def _push_refs(top: Path, remote: str, namespace: str, ready: list[_Shared]) -> 
         f"reprokit: pushed {len(ready)} runs to {remote} as {namespace}: {new} new,"
         f" {updated} updated, {same} already there"
     )
-    return 0
