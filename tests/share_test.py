@@ -381,3 +381,19 @@ def test_a_running_or_damaged_run_is_not_pushed_and_the_others_are(
     assert "not pushing run_2: " in proc.stderr and "not valid JSON" in proc.stderr
     assert "skipping run_3: it is still running" in proc.stdout
     assert sorted(_remote_refs(remote)) == [share.shared_ref(share.own_namespace(alice), "run_1")]
+
+
+def test_a_pulled_replay_names_its_teammates_original_not_a_local_run(
+    remote: Path, tmp_path: Path
+) -> None:
+    from _helpers import write_run
+
+    bob = _clone(remote, tmp_path / "bob", "bob@example.com")
+    write_run(bob / "outputs", 1, BASE_EXP)
+    write_run(bob / "outputs/a@h", 1, BASE_EXP)
+    write_run(bob / "outputs/a@h", 2, BASE_EXP, replay_of="run_1")
+    rows = {str(r["id"]): r for r in _runs(bob, "--all", "--columns", "id,replay_of,replay")}
+    assert sorted(rows) == ["a@h/run_1", "a@h/run_2", "run_1"]
+    assert rows["a@h/run_2"]["replay_of"] == "a@h/run_1"
+    assert "a@h/run_2" in str(rows["a@h/run_1"]["replay"])
+    assert rows["run_1"]["replay"] in (None, "-", "")

@@ -80,14 +80,17 @@ class _Original:
 
     @property
     def id(self) -> str:
-        return trust.run_id(self.record.get("id"), self.record_file, "id")
+        """The run's id as this outputs folder knows it (``alice@gpu-3/run_2`` when pulled)."""
+        return store.qualified(
+            self.dir, trust.run_id(self.record.get("id"), self.record_file, "id")
+        )
 
     @property
     def root_id(self) -> str:
         """The root original's id: it reaches the child's command line (``--replay-of``)."""
         replay_of = self.record.get("replay_of")
         if replay_of is None:
-            return store.qualified(self.dir, self.id)
+            return self.id
         return store.qualified(self.dir, trust.run_id(replay_of, self.record_file, "replay_of"))
 
     @property
@@ -318,7 +321,7 @@ def _rebuild_words(rebuilt: Rebuilt) -> str:
         return f"fetched from {rebuilt.remote}"
     return {
         "ref": "from its snapshot ref",
-        "commit": "from its snapshot commit (its ref is gone)",
+        "commit": "from its snapshot commit, not its ref",
         "patch": "from its base commit + diff.patch",
     }.get(rebuilt.how, rebuilt.how)
 
