@@ -397,3 +397,7 @@ def test_a_pulled_replay_names_its_teammates_original_not_a_local_run(
     assert rows["a@h/run_2"]["replay_of"] == "a@h/run_1"
     assert "a@h/run_2" in str(rows["a@h/run_1"]["replay"])
     assert rows["run_1"]["replay"] in (None, "-", "")
+    diff = _ok(run_cli(bob, "diff", "a@h/run_1", "run_1"))
+    assert diff.startswith("diff a@h/run_1 → run_1\n")
+    shown = json.loads(_ok(run_cli(bob, "show", "a@h/run_2", "--json")))
+    assert shown["replay_of"] == "run_1" and shown["dir"].endswith("outputs/a@h/run_2")
