@@ -401,3 +401,25 @@ def test_a_pulled_replay_names_its_teammates_original_not_a_local_run(
     assert diff.startswith("diff a@h/run_1 → run_1\n")
     shown = json.loads(_ok(run_cli(bob, "show", "a@h/run_2", "--json")))
     assert shown["replay_of"] == "run_1" and shown["dir"].endswith("outputs/a@h/run_2")
+
+
+def test_a_fresh_clone_of_the_same_person_pushes_the_same_runs_as_a_no_op(
+    remote: Path, tmp_path: Path
+) -> None:
+    from _helpers import write_run
+
+    alice = _clone(remote, tmp_path / "alice", "alice@example.com")
+    write_run(alice / "outputs", 1, BASE_EXP)
+    assert "1 new" in _ok(run_cli(alice, "push"))
+    refs = _remote_refs(remote)
+    # The same person re-clones on the same host and brings her outputs folder along.
+    again = _clone(remote, tmp_path / "alice2", "alice@example.com")
+    os.rename(alice / "outputs", again / "outputs")
+    assert "0 new, 0 updated, 1 already there" in _ok(run_cli(again, "push"))
+    assert _remote_refs(remote) == refs
+    # Another run that took the id run_1 (an outputs folder started afresh) is not pushed
+    # over the shared one.
+    write_run(again / "outputs", 1, BASE_EXP, started_at="2026-12-01T00:00:00+00:00")
+    proc = run_cli(again, "push")
+    assert "is already shared from another outputs folder" in proc.stderr
+    assert _remote_refs(remote) == refs

@@ -57,6 +57,7 @@ def push(
     top = require_toplevel(settings.root, hint="push from the repository the runs were launched in")
     name = share.configured_remote(top, remote)
     namespace = share.own_namespace(top)
+    _fetch_own(top, name, namespace)
     existing = _existing(top, namespace)
     limit = int(max_artifact_mb * 2**20) if artifacts else None
     ready: list[_Shared] = []
@@ -76,6 +77,18 @@ def push(
     else:
         print(f"reprokit: no finished runs in {shown(settings.outputs)} to push")
     return 1 if failed else 0
+
+
+def _fetch_own(top: Path, remote: str, namespace: str) -> None:
+    """Your runs as the remote has them (pushed from another clone of yours, or before
+    this one was cloned), so a push builds on them instead of being refused. Never forced:
+    a ref here that is ahead of the remote's stays, and a failure here is the push's to
+    report."""
+    mine = f"{share.SHARED_REFS}/{namespace}/*"
+    run_git(
+        *REMOTE_CONFIG, "fetch", "--quiet", "--no-tags", remote, f"{mine}:{mine}",
+        cwd=top, env=REMOTE_ENV, check=False, timeout=REMOTE_TIMEOUT_S,
+    )  # fmt: skip
 
 
 def _chosen(runs: list[str] | None, settings: Settings) -> list[Path]:
@@ -127,10 +140,11 @@ def _existing(top: Path, namespace: str) -> dict[str, _Existing]:
     return found
 
 
-def run_key(run_dir: Path, record: dict[str, Any]) -> str:
-    """What tells this run from any other that had its id: the outputs folder on this host
-    and the run's start (hashed: no path or host name is pushed with it)."""
-    where = f"{run_dir.parent.resolve()}\0{record.get('started_at')}\0{record.get('pid')}"
+def run_key(record: dict[str, Any]) -> str:
+    """What tells this run from any other that had its id: the host, start time and pid
+    of its launch (hashed: no host name is pushed with it). A second outputs folder, or one
+    deleted and started again, has runs with the same ids and other keys."""
+    where = f"{record.get('host')}\0{record.get('started_at')}\0{record.get('pid')}"
     return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
@@ -148,7 +162,7 @@ def _prepare(
         print(f"reprokit: skipping {run_id}: it is still running (push it when it ends)")
         return None
     ref = share.shared_ref(namespace, run_id)
-    key = run_key(run_dir, record)
+    key = run_key(record)
     old = existing.get(ref)
     # Without --artifacts, the artifacts pushed before stay (a plain push removes nothing).
     kept = old.artifacts if old is not None and artifact_limit is None else None
@@ -291,9 +305,9 @@ def _push_refs(top: Path, remote: str, namespace: str, ready: list[_Shared]) -> 
         raise ReprokitError(
             f"pushing {len(refspecs)} shared runs to {remote} failed:\n  "
             + e.stderr.replace("\n", "\n  "),
-            hint="a run of yours was pushed from another clone meanwhile: `reprokit pull` first"
-            if "rejected" in e.stderr
-            else "check that the remote answers and you may write to it",
+            hint="check that the remote answers and that you may write to it; a rejected"
+            " ref means a run of yours was pushed from another clone meanwhile: push again"
+            " (it builds on that one)",
         ) from e
     flags = {}
     for line in out.decode("utf-8", "replace").splitlines():
