@@ -196,7 +196,7 @@ def _prepare(
         .decode()
         .strip()
     )
-    run_git("update-ref", "-m", "reprokit push", ref, commit, old[0] if old else "", cwd=top)
+    run_git("update-ref", "-m", "reprokit push", ref, commit, old.commit if old else "", cwd=top)
     return _Shared(run_id, ref, commit, made=True)
 
 
