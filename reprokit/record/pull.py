@@ -13,7 +13,6 @@ skipped; the rest are pulled.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
@@ -157,6 +156,8 @@ def _pull_one(
             tally.present += 1
     except ReprokitError as e:
         tally.refused.append((shown_id, e.message))
+    except OSError as e:  # the outputs folder: not writable, full, a file where a folder goes
+        tally.refused.append((shown_id, f"cannot write {shown(target)}: {e.strerror or e}"))
 
 
 def _ls_tree(top: Path, tree: str) -> list[tuple[str, str, str, str, str]]:
@@ -222,14 +223,7 @@ def _materialize(top: Path, folder: Path, run_id: str, entries: list[_Entry]) ->
     claim = folder / f"{_CLAIM_PREFIX}{os.getpid()}.{time.monotonic_ns()}"
     os.mkdir(claim)
     try:
-        for entry in entries:
-            data = run_git("cat-file", "blob", entry.blob, cwd=top)
-            if len(data) != entry.size:
-                raise ReprokitError(f"{entry.name}: its blob is not the size its tree says")
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(claim / entry.name, flags, _FILE_MODE)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+        _write_files(top, claim, entries)
         try:
             _validate(claim, run_id)
         except ReprokitError as e:
@@ -238,17 +232,28 @@ def _materialize(top: Path, folder: Path, run_id: str, entries: list[_Entry]) ->
                 e.message = e.message.replace(where, "")
             raise
         try:
+            # rename(2) never replaces a folder that has files: a run here is kept.
             os.rename(claim, folder / run_id)
         except OSError:
             if os.path.lexists(folder / run_id):
-                return False  # another pull, or a folder made meanwhile: never replaced
+                return False  # another pull, or a folder made meanwhile
             raise
-        claim = Path()  # renamed: nothing to clean up
         return True
     finally:
-        if claim != Path():
-            with contextlib.suppress(OSError):
-                shutil.rmtree(claim)
+        if claim.exists():
+            shutil.rmtree(claim, ignore_errors=True)
+
+
+def _write_files(top: Path, claim: Path, entries: list[_Entry]) -> None:
+    """Each blob as a new file in the claim folder (never through a link, never over one)."""
+    for entry in entries:
+        data = run_git("cat-file", "blob", entry.blob, cwd=top)
+        if len(data) != entry.size:
+            raise ReprokitError(f"{entry.name}: its blob is not the size its tree says")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(claim / entry.name, flags, _FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
 
 
 def _validate(claim: Path, run_id: str) -> None:

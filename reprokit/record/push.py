@@ -35,12 +35,11 @@ from reprokit.settings import Settings
 
 @dataclass(frozen=True)
 class _Shared:
-    """One run made ready to push: its ref and commit, and whether the commit is new."""
+    """One run made ready to push: its ref and its shared commit."""
 
     run_id: str
     ref: str
     commit: str
-    made: bool
 
 
 def push(
@@ -164,9 +163,6 @@ def _prepare(
     ref = share.shared_ref(namespace, run_id)
     key = run_key(record)
     old = existing.get(ref)
-    # Without --artifacts, the artifacts pushed before stay (a plain push removes nothing).
-    kept = old.artifacts if old is not None and artifact_limit is None else None
-    tree = _tree(top, run_dir, artifact_limit, kept)
     if old is not None and old.key != key:
         print(
             f"reprokit: warning: not pushing {run_id}: {namespace}/{run_id} is already shared"
@@ -175,29 +171,22 @@ def _prepare(
             file=sys.stderr,
         )
         return None
+    # Without --artifacts, the artifacts pushed before stay (a plain push removes nothing).
+    kept = old.artifacts if old is not None and artifact_limit is None else None
+    tree = _tree(top, run_dir, artifact_limit, kept)
     if old is not None and old.tree == tree:
-        return _Shared(run_id, ref, old.commit, made=False)
+        return _Shared(run_id, ref, old.commit)
     parents = _parents(top, record.get("git"), run_dir)
     if old is not None:
         parents.append(old.commit)
     message = f"reprokit: {run_id} shared by {namespace}\n\n{share.RUN_TRAILER}: {key}\n"
     args = [a for p in parents for a in ("-p", p)]
-    commit = (
-        run_git(
-            "commit-tree",
-            "--no-gpg-sign",
-            tree,
-            *args,
-            "-m",
-            message,
-            cwd=top,
-            env=REPROKIT_IDENTITY,
-        )
-        .decode()
-        .strip()
-    )
+    commit = run_git(
+        "commit-tree", "--no-gpg-sign", tree, *args, "-m", message,
+        cwd=top, env=REPROKIT_IDENTITY,
+    ).decode().strip()  # fmt: skip
     run_git("update-ref", "-m", "reprokit push", ref, commit, old.commit if old else "", cwd=top)
-    return _Shared(run_id, ref, commit, made=True)
+    return _Shared(run_id, ref, commit)
 
 
 def _parents(top: Path, git_record: Any, run_dir: Path) -> list[str]:
