@@ -203,8 +203,8 @@ def _checked(row: tuple[str, str, str, str, str], limit: int, *, artifact: bool)
             f"{', '.join(share.RECORD_FILES)} and plain-named artifacts)"
         )
     if kind != "blob" or mode not in ("100644", "100755"):
-        what = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a folder"}
-        raise ReprokitError(f"{where} is {what.get(mode, f'mode {mode}')}, not a plain file")
+        kinds = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a folder"}
+        raise ReprokitError(f"{where} is {kinds.get(mode, f'mode {mode}')}, not a plain file")
     if int(size) > limit:
         raise ReprokitError(
             f"{where} is {int(size) / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB a pull"
