@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,9 @@ __all__ = ["config", "main", "smoke"]
 """
 
 
-def _ok(proc: object) -> str:
-    assert getattr(proc, "returncode", None) == 0, (proc.stdout, proc.stderr)  # type: ignore[attr-defined]
-    return str(proc.stdout)  # type: ignore[attr-defined]
+def _ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    return proc.stdout
 
 
 def _clone(bare: Path, dest: Path, email: str) -> Path:
@@ -174,8 +175,6 @@ def test_two_clones_share_runs_through_a_bare_remote(remote: Path, tmp_path: Pat
 
 
 def _blob(clone: Path, data: bytes) -> str:
-    import subprocess
-
     out = subprocess.run(
         ["git", "hash-object", "-w", "--stdin"], cwd=clone, input=data, capture_output=True
     )
@@ -184,8 +183,6 @@ def _blob(clone: Path, data: bytes) -> str:
 
 def _tree(clone: Path, entries: list[tuple[str, str, str, str]]) -> str:
     """A tree holding exactly ``entries`` (mode, type, object, name), made by git mktree."""
-    import subprocess
-
     listing = "".join(f"{m} {t} {o}\t{n}\0" for m, t, o, n in entries).encode()
     out = subprocess.run(
         ["git", "mktree", "-z"], cwd=clone, input=listing, capture_output=True, check=True
