@@ -171,10 +171,21 @@ def label(group: Group, records: Sequence[Mapping[str, Any]], root: Path) -> str
     return f"{stem} ({plural(len(records), 'run')}{extra})"
 
 
-def _logged_names(dirs: Sequence[Path]) -> set[str]:
+def _logged_names(dirs: Sequence[Path]) -> tuple[set[str], set[str]]:
+    """The names logged in these runs' metrics.jsonl: all of them, and those logged as text
+    (``reprokit.log(phase="warmup")``: stored and shown, never plotted)."""
     from reprokit.record.store import read_metrics
 
-    return {k for d in dirs for row in read_metrics(d) for k in row if k not in ("step", "time")}
+    names: set[str] = set()
+    texts: set[str] = set()
+    for d in dirs:
+        for row in read_metrics(d):
+            for key, value in row.items():
+                if key not in ("step", "time"):
+                    names.add(key)
+                    if isinstance(value, str):
+                        texts.add(key)
+    return names, texts
 
 
 def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, output: Path) -> int:
@@ -222,7 +233,13 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
     if drawn == 0:
         plt.close(fig)
 
-        names = _logged_names([d for g in groups for d in g.dirs])
+        names, texts = _logged_names([d for g in groups for d in g.dirs])
+        if metric in texts:
+            raise ReprokitError(
+                f"{metric!r} was logged as text (not numbers) in metrics.jsonl: text is shown"
+                " (reprokit show), never plotted",
+                hint=did_you_mean(metric, names - texts, "plot a metric logged as numbers"),
+            )
         raise ReprokitError(
             f"no run of {', '.join(targets)} logged {metric!r} in metrics.jsonl",
             hint=did_you_mean(

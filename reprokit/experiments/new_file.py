@@ -8,6 +8,7 @@ the requested changes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -72,7 +73,7 @@ def claim(folder: Path, name: str, parent: naming.ExperimentName, source: str) -
 _VERIFY = """
 import dataclasses, importlib, json, sys
 sys.path.insert(0, sys.argv[1])
-new, parent = (importlib.import_module(m).config for m in sys.argv[2:4])
+parent = importlib.import_module(sys.argv[2]).config
 
 def flat(node, prefix=""):
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
@@ -82,36 +83,63 @@ def flat(node, prefix=""):
         return out
     return {prefix[:-1]: repr(node)}
 
-a, b = flat(parent), flat(new)
-same_type = type(new) is type(parent)
-changed = {k: b.get(k) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
-print(json.dumps({"same_type": same_type, "changed": changed}))
+a = flat(parent)
+for name in sys.argv[3:]:
+    new = importlib.import_module(name).config
+    b = flat(new)
+    same_type = type(new) is type(parent)
+    changed = {k: b.get(k) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    print(json.dumps({"same_type": same_type, "changed": changed}))
 """
 
 
 def verify_written(
-    path: Path, parent: Path, assignments: Sequence[Assignment], settings: Settings
+    written: Sequence[tuple[Path, Sequence[Assignment]]], parent: Path, settings: Settings
 ) -> None:
-    """Import the new file in a fresh interpreter; its config must differ exactly as asked."""
-    mods = [discovery.module_name(p, settings.root) for p in (path, parent)]
+    """Import the new files in one fresh interpreter (one start for a whole sweep); each
+    config must differ from the parent's exactly as asked."""
+    mods = [discovery.module_name(p, settings.root) for p in (parent, *(w[0] for w in written))]
     proc = subprocess.run(
         [sys.executable, "-c", _VERIFY, str(settings.root), *mods],
         cwd=settings.root,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 + 10 * len(written),
     )
+    names = ", ".join(w[0].name for w in written)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
         raise ReprokitError(
-            f"{path.name}: the written file does not import, so it was removed:\n{tail}",
+            f"{names}: the written file does not import, so it was removed:\n{tail}",
             hint="this is a bug in reprokit new; please report it with the command line",
         )
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    expected = {a.path: repr(a.value) for a in assignments if repr(a.value) != repr(a.old)}
-    if not result["same_type"] or result["changed"] != expected:
-        raise ReprokitError(
-            f"{path.name}: its config differs from the parent's by {result['changed']}, "
-            f"expected {expected}; the file was removed",
-            hint="this is a bug in reprokit new; please report it with the command line",
+    results = [json.loads(line) for line in proc.stdout.strip().splitlines()[-len(written) :]]
+    for (path, assignments), result in zip(written, results, strict=True):
+        expected = _expected_changes(assignments)
+        if not result["same_type"] or result["changed"] != expected:
+            raise ReprokitError(
+                f"{path.name}: its config differs from the parent's by {result['changed']}, "
+                f"expected {expected}; the file was removed",
+                hint="this is a bug in reprokit new; please report it with the command line",
+            )
+
+
+def _flat_reprs(value: object, prefix: str) -> dict[str, str]:
+    """Leaf reprs by dotted path, as _VERIFY flattens a config (a group swapped for
+    another dataclass by ``--set model=MLP`` changes each of its leaves)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, str] = {}
+        for f in dataclasses.fields(value):
+            out.update(_flat_reprs(getattr(value, f.name), f"{prefix}.{f.name}"))
+        return out
+    return {prefix: repr(value)}
+
+
+def _expected_changes(assignments: Sequence[Assignment]) -> dict[str, str | None]:
+    expected: dict[str, str | None] = {}
+    for a in assignments:
+        old, new = _flat_reprs(a.old, a.path), _flat_reprs(a.value, a.path)
+        expected.update(
+            {k: new.get(k) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
         )
+    return expected

@@ -63,7 +63,8 @@ def render_value(value: Any, imports: set[tuple[str, str]]) -> str:
         return f"[{inner}]" if isinstance(value, list) else f"frozenset({{{inner}}})"
     raise ReprokitError(
         f"cannot write a {type(value).__name__} value ({value!r}) as Python source",
-        hint="edit the written file by hand, or set this field in the parent",
+        hint="no file was written; write one with --copy (the parent's config) and set this"
+        " field there by hand, or set it in the parent",
     )
 
 
@@ -131,6 +132,15 @@ def _docline(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+def _doc_value(a: Assignment) -> str:
+    """The value as the docstring shows it: its plain spelling (``Color.BLUE``), or the
+    caller's (``CNN()``) for a value with none."""
+    try:
+        return render_value(a.value, set())
+    except ReprokitError:
+        return a.render(set())
+
+
 def render_derived(
     *,
     parent_module: str,
@@ -153,7 +163,7 @@ def render_derived(
     for module, name in found:
         imports.setdefault(module, set()).add(name)
     head = f"Derived from {parent_file}: say here what this experiment tests."
-    changes = [_docline(f"- {a.path} = {render_value(a.value, set())}") for a in assignments]
+    changes = [_docline(f"- {a.path} = {_doc_value(a)}") for a in assignments]
     docstring = [f'"""{head}', "", *changes, '"""'] if changes else [f'"""{head}"""']
     public = sorted({"config", *exports}, key=_name_key)
     body = _call("parent_config", tree, 0, "config = ", "")
