@@ -62,6 +62,14 @@ def test_summary_prefers_the_returned_dict() -> None:
     assert metrics.summary_from(None, last) == last
     returned = {"acc": 0.95, "name": "x", "curve": [1, 2], "obj": object()}
     assert metrics.summary_from(returned, last) == {"acc": 0.95, "name": "x", "curve": [1, 2]}
+    # Logged text main did not return is kept, so show and runs show the last phase.
+    with_text = {"loss": 0.1, "phase": "train", "name": "logged"}
+    assert metrics.summary_from(returned, with_text) == {
+        "acc": 0.95,
+        "name": "x",
+        "curve": [1, 2],
+        "phase": "train",
+    }
 
 
 TEXT_LOGGING = """

@@ -142,7 +142,9 @@ def current_run() -> RunInfo | None:
 
 
 def summary_from(result: object, last: dict[str, Any]) -> dict[str, Any]:
-    """``summary.json``: the dict main returned (JSON-able values), else the last logged values."""
+    """``summary.json``: the dict main returned (JSON-able values) plus the last logged text
+    values it does not name (a phase, a note: so ``show`` and ``runs`` show them), else the
+    last logged values."""
     if not isinstance(result, dict):
         return dict(last)
     summary: dict[str, Any] = {}
@@ -155,4 +157,7 @@ def summary_from(result: object, last: dict[str, Any]) -> dict[str, Any]:
             except (TypeError, ValueError):
                 continue  # not JSON-able: left out rather than failing a finished run
             summary[str(key)] = value
+    for key, value in last.items():
+        if isinstance(value, str) and key not in summary:
+            summary[key] = value
     return summary
