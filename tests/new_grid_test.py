@@ -239,3 +239,57 @@ def test_a_class_valued_field_is_set_by_class_name(
     assert capsys.readouterr().err == (
         "reprokit: error: optimizer: MLP is not a subclass of Optimizer\n"
     )
+
+
+MAPPINGS = """
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    weights: dict[str, int] = field(default_factory=lambda: {"a": 1})
+    tags: frozenset[str] = frozenset({"x"})
+    rounding: Callable[[float], int] = math.floor
+
+
+config = Config()
+
+
+def main(config: Config) -> dict[str, float]:
+    return {"score": 1.0}
+
+
+def smoke(config: Config) -> Config:
+    return config
+"""
+
+
+def test_dicts_sets_and_function_references_are_written(
+    toy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(toy / FAMILY / "base_01_01.py", MAPPINGS)
+    argv = ["new", f"{FAMILY}/base_01_01.py", "m", "--set", "weights={a: 2, b: 3}"]
+    argv += ["--set", "tags=z,y", "--set", "rounding=math:ceil"]
+    assert main(argv) == 0, capsys.readouterr()
+    source = (toy / FAMILY / "m_02_01.py").read_text()
+    assert 'weights={"a": 2, "b": 3}' in source
+    assert 'tags=frozenset({"y", "z"})' in source
+    assert "rounding=ceil" in source and "from math import ceil" in source
+    assert _configs(toy, ["m_02_01"], "(c.weights, sorted(c.tags), c.rounding(1.5))") == [
+        "({'a': 2, 'b': 3}, ['y', 'z'], 2)"
+    ]
+
+
+def test_a_value_new_cannot_write_says_no_file_was_written() -> None:
+    from reprokit.errors import ReprokitError
+    from reprokit.experiments.new_source import render_value
+
+    with pytest.raises(ReprokitError) as e:
+        render_value(object(), set())
+    assert e.value.hint == (
+        "no file was written; write one with --copy (the parent's config) and set this"
+        " field there by hand, or set it in the parent"
+    )

@@ -81,7 +81,13 @@ def flat(node, prefix=""):
         for f in dataclasses.fields(node):
             out.update(flat(getattr(node, f.name), prefix + f.name + "."))
         return out
-    return {prefix[:-1]: repr(node)}
+    return {prefix[:-1]: stable(node)}
+
+def stable(value):
+    # A set's repr orders by hash, which differs between interpreters: sort it.
+    if isinstance(value, (set, frozenset)):
+        return type(value).__name__ + "(" + repr(sorted(value, key=repr)) + ")"
+    return repr(value)
 
 a = flat(parent)
 for name in sys.argv[3:]:
@@ -132,7 +138,14 @@ def _flat_reprs(value: object, prefix: str) -> dict[str, str]:
         for f in dataclasses.fields(value):
             out.update(_flat_reprs(getattr(value, f.name), f"{prefix}.{f.name}"))
         return out
-    return {prefix: repr(value)}
+    return {prefix: _stable_repr(value)}
+
+
+def _stable_repr(value: object) -> str:
+    """``repr``, with sets sorted: _VERIFY runs in another interpreter (same rule there)."""
+    if isinstance(value, set | frozenset):
+        return type(value).__name__ + "(" + repr(sorted(value, key=repr)) + ")"
+    return repr(value)
 
 
 def _expected_changes(assignments: Sequence[Assignment]) -> dict[str, str | None]:
