@@ -188,6 +188,21 @@ def _logged_names(dirs: Sequence[Path]) -> tuple[set[str], set[str]]:
     return names, texts
 
 
+def _nothing_drawn(metric: str, targets: Sequence[str], groups: Sequence[Group]) -> ReprokitError:
+    """No run logged ``metric`` as numbers: say it was text, or suggest the logged names."""
+    names, texts = _logged_names([d for g in groups for d in g.dirs])
+    if metric in texts:
+        return ReprokitError(
+            f"{metric!r} was logged as text (not numbers) in metrics.jsonl: text is shown"
+            " (reprokit show), never plotted",
+            hint=did_you_mean(metric, names - texts, "plot a metric logged as numbers"),
+        )
+    return ReprokitError(
+        f"no run of {', '.join(targets)} logged {metric!r} in metrics.jsonl",
+        hint=did_you_mean(metric, names, "log it with reprokit.log(step=..., " + metric + "=...)"),
+    )
+
+
 def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, output: Path) -> int:
     """Draw ``metric`` over steps for the given experiments or runs into a PNG file."""
     try:
@@ -232,20 +247,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         drawn += 1
     if drawn == 0:
         plt.close(fig)
-
-        names, texts = _logged_names([d for g in groups for d in g.dirs])
-        if metric in texts:
-            raise ReprokitError(
-                f"{metric!r} was logged as text (not numbers) in metrics.jsonl: text is shown"
-                " (reprokit show), never plotted",
-                hint=did_you_mean(metric, names - texts, "plot a metric logged as numbers"),
-            )
-        raise ReprokitError(
-            f"no run of {', '.join(targets)} logged {metric!r} in metrics.jsonl",
-            hint=did_you_mean(
-                metric, names, "log it with reprokit.log(step=..., " + metric + "=...)"
-            ),
-        )
+        raise _nothing_drawn(metric, targets, groups)
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} over steps (mean of seeds, band: min–max)")
