@@ -60,6 +60,9 @@ EXCEPTIONS = {
     ("analysis.diff", "replay.restore"),
     # `show` prints a replay's verify verdict with verify's own words for it.
     ("analysis.show", "replay.verify"),
+    # `blame --ablate` writes its variants' launch requests (data only: the launch itself
+    # runs in a child process, reprokit.launch.entry).
+    ("analysis.blame_ablate", "launch.request"),
 }
 
 

@@ -16,7 +16,11 @@ import yaml
 from conftest import git, run_cli, write
 from reprokit.capture import process
 from reprokit.cli import main as cli_main
+from reprokit.launch import command as launch_command, request as launch_request
+from reprokit.launch.request import LaunchedRun, LaunchRequest
 from reprokit.record import store
+from reprokit.record.schema import Replay
+from reprokit.settings import load_settings
 
 BASE = '''
 """Toy base experiment for reprokit's launch tests."""
@@ -380,22 +384,32 @@ def test_seeds(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("fresh_imports")
-def test_smoke_and_hidden_replay_options(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smoke_and_a_replay_request(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert launch_in_process(toy, monkeypatch, EXP, "--no-check", "--smoke") == 0
     rec1 = record(toy)
     assert rec1["smoke"] is True
     config_file = toy / "outputs/run_1/config.yaml"
     assert yaml.safe_load(config_file.read_text())["steps"] == 1
 
-    write(toy / "tweaked.yaml", config_file.read_text().replace("steps: 1", "steps: 2"))
-    extra = {"replay": {"source_path": "x", "rebuild": "ref", "verify": None}}
-    argv = [EXP, "--no-check", "--config-file", "tweaked.yaml", "--replay-of", "run_1"]
-    argv += ["--git-from", "outputs/run_1", "--extra-json", json.dumps(extra)]
-    assert launch_in_process(toy, monkeypatch, *argv) == 0
+    # What replay asks for: a given config, another run's snapshot, the typed record facts.
+    config = yaml.safe_load(config_file.read_text()) | {"steps": 2}
+    replay: Replay = {"source_path": "x", "rebuild": "ref", "verify": None}
+    wanted = LaunchRequest(
+        experiment=EXP,
+        config=config,
+        check=False,
+        git_from=toy / "outputs/run_1",
+        replay_of="run_1",
+        replay=replay,
+        smoke_label=True,
+    )
+    made = launch_command.run(wanted, settings=load_settings())
+    assert made == LaunchedRun("run_2", toy / "outputs/run_2", 0, "completed")
     rec2 = record(toy, "run_2")
     assert yaml.safe_load((toy / "outputs/run_2/config.yaml").read_text())["steps"] == 2
-    assert rec2["smoke"] is False and rec2["seed_source"] == "config"
-    assert rec2["replay_of"] == "run_1" and rec2["replay"] == extra["replay"]
+    # Labelled smoke, but smoke() was not applied again (it sets steps=1).
+    assert rec2["smoke"] is True and rec2["seed_source"] == "config"
+    assert rec2["replay_of"] == "run_1" and rec2["replay"] == replay
     assert rec2["git"] == rec1["git"]
     assert (toy / "outputs/run_2/diff.patch").read_bytes() == (
         toy / "outputs/run_1/diff.patch"
@@ -404,12 +418,13 @@ def test_smoke_and_hidden_replay_options(toy: Path, monkeypatch: pytest.MonkeyPa
     assert refs.split() == ["refs/reprokit/runs/run_1"]  # no snapshot of its own
 
 
-def test_bad_extra_json_is_refused_before_a_run_starts(toy: Path) -> None:
-    result = run_cli(toy, "launch", EXP, "--no-check", "--extra-json", "[1]")
-    assert result.returncode == 1
-    assert result.stderr == (
-        "reprokit: error: --extra-json: expected a JSON object of run.json keys\n"
-    )
+@pytest.mark.parametrize("flag", ["--config-file", "--replay-of", "--git-from", "--extra-json"])
+def test_no_hidden_launch_flags_are_left(toy: Path, flag: str) -> None:
+    # Replay and blame --ablate launch through a LaunchRequest; the CLI takes only user flags.
+    assert flag not in run_cli(toy, "launch", "--help").stdout
+    result = run_cli(toy, "launch", EXP, "--no-check", flag, "x")
+    assert result.returncode == 2
+    assert f"unrecognized arguments: {flag} x" in result.stderr
     assert not (toy / "outputs").exists()
 
 
@@ -642,8 +657,14 @@ def test_output_log_captures_fd_level_output(toy: Path) -> None:
 
 
 def test_a_failing_setup_is_recorded_as_failed(toy: Path) -> None:
-    result = run_cli(toy, "launch", EXP, "--no-check", "--config-file", "missing.yaml")
-    assert result.returncode == 1
+    # A config main cannot receive: the set-up fails after the run folder is claimed.
+    wanted = LaunchRequest(experiment=EXP, check=False, config={"steps": "many"})
+    with launch_request.child(wanted, toy / "outputs") as launching:
+        result = subprocess.run(launching.argv(), cwd=toy, capture_output=True, text=True)
+        made = launching.result(result.returncode)
+    assert result.returncode == 1, result.stderr
+    assert made == LaunchedRun("run_1", toy / "outputs/run_1", 1, "failed")
+    assert "steps" in (toy / "outputs/run_1/traceback.txt").read_text()
     rec = record(toy)
     assert rec["status"] == "failed" and isinstance(rec["error"], dict)
     assert rec["git"] is not None and rec["environment"] is not None  # still complete
@@ -737,9 +758,3 @@ def test_a_long_set_up_keeps_the_heartbeat_and_reads_as_running(
         _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert record(toy)["status"] == "completed"
-
-
-def test_pid_started_is_reserved_in_extra_json(toy: Path) -> None:
-    result = run_cli(toy, "launch", EXP, "--no-check", "--extra-json", '{"pid_started": 1}')
-    assert result.returncode == 1
-    assert "--extra-json: cannot set pid_started" in result.stderr

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import reprokit
 from conftest import git, run_cli, write
 from reprokit.cli import main
 from reprokit.errors import EXIT_ENV_REFUSED, EXIT_MISMATCH
@@ -500,10 +499,11 @@ def test_child_imports_this_reprokit_even_when_the_worktree_has_its_own(tmp_path
     # Replaying reprokit's own repository: its snapshot holds an old reprokit/ package.
     write(tmp_path / "reprokit" / "__init__.py", "raise ImportError('the snapshot copy')\n")
     proc = subprocess.run(
-        replayprep.launch_command(["--version"]), cwd=tmp_path, capture_output=True, text=True
+        replayprep.launch_command(["no-request"]), cwd=tmp_path, capture_output=True, text=True
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("reprokit ")
+    # This reprokit's launch entry answered (the snapshot's copy would raise ImportError).
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("reprokit: error: usage: python -m reprokit.launch.entry ")
 
 
 @pytest.mark.parametrize("go", [True, False])
@@ -511,7 +511,7 @@ def test_gated_child_runs_only_once_the_gate_opens(tmp_path: Path, go: bool) -> 
     # Replay starts the child while it probes the environment; a refusal must run nothing.
     gate_read, gate = os.pipe()
     proc = subprocess.Popen(
-        replayprep.launch_command(["--version"], gate=gate_read),
+        replayprep.launch_command(["no-request"], gate=gate_read),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -523,10 +523,10 @@ def test_gated_child_runs_only_once_the_gate_opens(tmp_path: Path, go: bool) -> 
         assert replayprep.open_gate(gate)
     os.close(gate)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert err == ""
-    # Opened, the child runs (and prints the version); closed unopened, nothing runs.
-    assert out == (f"reprokit {reprokit.__version__}\n" if go else "")
+    assert out == ""
+    # Opened, the child runs (and refuses the missing request); closed unopened, nothing runs.
+    assert proc.returncode == (2 if go else 0), err
+    assert err.startswith("reprokit: error: usage: ") if go else err == ""
 
 
 def test_child_environment_applies_the_recorded_variables() -> None:

@@ -1,7 +1,8 @@
 """``blame --ablate``: split a step that changed several fields into single-field variants.
 
 Each variant is the parent's recorded config with one field set to the child's value,
-launched as an ordinary run of the child experiment (``reprokit launch --config-file``) and
+launched as an ordinary run of the child experiment in its own process (a
+:class:`~reprokit.launch.request.LaunchRequest` run by :mod:`reprokit.launch.entry`) and
 marked ``ablation_of: {experiment, field, step}`` so a later ``blame --ablate`` reuses it
 (matched by that marker, the seed and the smoke flag). Effects are measured against the
 parent's runs on the same seeds; with ``--smoke`` both ends are re-run as smoke variants too
@@ -13,12 +14,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from reprokit import stats
@@ -27,6 +25,9 @@ from reprokit.analysis.blame_targets import load_chain_records
 from reprokit.analysis.evidence import metric_value
 from reprokit.config import codec
 from reprokit.errors import ReprokitError
+from reprokit.launch import request as launch_request
+from reprokit.launch.request import LaunchRequest
+from reprokit.record.schema import Ablation as Ablation_
 from reprokit.settings import Settings
 
 
@@ -67,30 +68,23 @@ def _launch(
     settings: Settings,
     step: Step,
     config: Mapping[str, Any],
-    marker: Mapping[str, Any],
+    marker: Ablation_,
     seed: int,
     smoke: bool,
 ) -> None:
-    import yaml
-
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as f:
-        yaml.safe_dump(dict(config), f, sort_keys=False)
-        config_file = Path(f.name)
-    argv = [
-        sys.executable, "-m", "reprokit", "launch", str(settings.root / step.path),
-        "--config-file", str(config_file),
-        "--extra-json", json.dumps({"ablation_of": dict(marker)}),
-        "--seed", str(seed),
-        "--outputs", str(settings.outputs),
-    ]  # fmt: skip
-    if smoke:
-        argv.append("--smoke")
+    request = LaunchRequest(
+        experiment=step.path,
+        outputs=settings.outputs.absolute(),
+        seed=seed,
+        smoke=smoke,
+        config=dict(config),
+        ablation_of=marker,
+    )
     print(f"ablation: {marker['field']} seed {seed} ...", file=sys.stderr, flush=True)
-    try:
-        proc = subprocess.run(argv, cwd=settings.root, capture_output=True, text=True)
-    finally:
-        config_file.unlink(missing_ok=True)
-    if proc.returncode != 0:
+    with launch_request.child(request, settings.outputs) as launching:
+        proc = subprocess.run(launching.argv(), cwd=settings.root, capture_output=True, text=True)
+        launched = launching.result(proc.returncode)
+    if proc.returncode != 0 or launched is None:
         tail = "\n  ".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ReprokitError(
             f"ablation run of {step.path} with only {marker['field']} changed (seed {seed}) failed:\n  {tail}",
@@ -144,7 +138,7 @@ def ablate_step(
         variants += [(PARENT_REF, dict(parent.config)), (CHILD_REF, dict(step.config))]
     existing = load_chain_records(settings, [step.path])[step.path]
     for name, config in variants:
-        marker = {"experiment": step.path, "field": name, "step": step.id}
+        marker: Ablation_ = {"experiment": step.path, "field": name, "step": step.id}
         for seed in seed_list:
             if not _find(existing, marker, seed, smoke):
                 _launch(settings, step, config, marker, seed, smoke)

@@ -84,30 +84,23 @@ def _launch_arguments(la: argparse.ArgumentParser) -> None:
     la.add_argument("--note", help="a free-text note stored with the run")
     _outputs(la, "outputs folder (default from [tool.reprokit])")
     la.add_argument("--no-check", action="store_true", help="skip the pre-launch checks (recorded)")
-    # Internal, used by replay and blame --ablate: not shown in --help.
-    la.add_argument("--config-file", type=Path, help=argparse.SUPPRESS)
-    la.add_argument("--replay-of", help=argparse.SUPPRESS)
-    la.add_argument("--git-from", type=Path, help=argparse.SUPPRESS)
-    la.add_argument("--extra-json", help=argparse.SUPPRESS)
 
 
 def _launch(args: argparse.Namespace, settings: Settings) -> int:
     from reprokit.launch.command import launch
+    from reprokit.launch.request import LaunchRequest
+    from reprokit.launch.target import validate_path
 
-    return launch(
-        args.experiment,
-        settings=settings,
+    experiment = validate_path(args.experiment, settings)
+    request = LaunchRequest(
+        experiment=experiment.relative_to(settings.root.resolve()).as_posix(),
         seed=args.seed,
         smoke=args.smoke,
         deterministic=args.deterministic,
         note=args.note,
-        no_check=args.no_check,
-        config_file=args.config_file,
-        replay_of=args.replay_of,
-        git_from=args.git_from,
-        extra_json=args.extra_json,
-        exits_after=getattr(args, "exits_after", False),
+        check=not args.no_check,
     )
+    return launch(request, settings=settings, exits_after=getattr(args, "exits_after", False))
 
 
 # show, runs -------------------------------------------------------------------------

@@ -12,7 +12,6 @@ finalized whatever happens after (:mod:`reprokit.launch.liverun`).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from reprokit.experiments import discovery
 from reprokit.files import write_atomic
 from reprokit.gitcmd import not_a_repository, require_toplevel
 from reprokit.launch import liverun, metrics, target
+from reprokit.launch.request import LaunchedRun, LaunchRequest
 from reprokit.paths import shown
 from reprokit.record import store
 from reprokit.settings import Settings
@@ -35,22 +35,6 @@ from reprokit.settings import Settings
 if TYPE_CHECKING:  # only for annotations (tee is imported once the run folder exists)
     from reprokit.launch.tee import Tee
     from reprokit.record.schema import Experiment, RunRecord
-
-
-def _parse_extra(extra_json: str | None) -> dict[str, Any]:
-    if not extra_json:
-        return {}
-    try:
-        extra = json.loads(extra_json)
-    except json.JSONDecodeError as e:
-        raise ReprokitError(f"--extra-json: not valid JSON: {e.msg}") from e
-    if not isinstance(extra, dict):
-        raise ReprokitError("--extra-json: expected a JSON object of run.json keys")
-    reserved = {"id", "status", "format_version", "started_at", "pid", "pid_started", "host"}
-    reserved &= set(extra)
-    if reserved:
-        raise ReprokitError(f"--extra-json: cannot set {', '.join(sorted(reserved))}")
-    return extra
 
 
 def _start_git(settings: Settings, git_from: Path | None) -> Background[Any] | None:
@@ -94,7 +78,7 @@ def _git_probe(
 
     def copy_from_run() -> dict[str, Any] | None:
         assert git_from is not None
-        source = git_from if (git_from / store.RECORD_FILE).is_file() else settings.root / git_from
+        source = git_from  # checked: a run folder inside the outputs folder
         git = store.read_record(source).get("git")
         if git is not None:
             # Read as every file of a run folder is (store.read_regular): only the run's
@@ -175,7 +159,7 @@ def _run_other_rank(
     *,
     seed: int | None,
     smoke: bool,
-    config_file: Path | None,
+    config: Any,
     deterministic: bool,
 ) -> int:
     """Ranks other than 0 under torchrun: same config and seeding, nothing recorded.
@@ -184,7 +168,7 @@ def _run_other_rank(
     """
     module = discovery.import_experiment(path, settings)
     config, used_seed, _ = target.resolve_config(
-        module, path, seed=seed, smoke=smoke, config_file=config_file
+        module, path, seed=seed, smoke=smoke, config_data=config
     )
     determinism.apply(used_seed, deterministic=deterministic)
     target.entry_point(module, path, settings)(config)
@@ -197,7 +181,7 @@ class _Options(NamedTuple):
     seed: int | None
     smoke: bool
     deterministic: bool
-    config_file: Path | None
+    config: Any  # plain data, or None: the experiment's own
     git_from: Path | None
     exits_after: bool
 
@@ -229,23 +213,28 @@ class _Ending:
 
 
 def launch(
-    path: Path,
+    request: LaunchRequest,
     *,
     settings: Settings,
-    seed: int | None = None,
-    smoke: bool = False,
-    deterministic: bool = False,
-    note: str | None = None,
-    no_check: bool = False,
-    config_file: Path | None = None,
-    replay_of: str | None = None,
-    git_from: Path | None = None,
-    extra_json: str | None = None,
     exits_after: bool = False,
+    on_claimed: Callable[[str, Path], None] | None = None,
 ) -> int:
-    """Run ``main(config)`` of the experiment at ``path`` and record the run.
+    """:func:`run` for the CLI: the run's exit code."""
+    return run(request, settings=settings, exits_after=exits_after, on_claimed=on_claimed).exit_code
 
-    Returns 0 when main returned, 1 when it raised, 130 on Ctrl-C or SIGTERM.
+
+def run(
+    request: LaunchRequest,
+    *,
+    settings: Settings,
+    exits_after: bool = False,
+    on_claimed: Callable[[str, Path], None] | None = None,
+) -> LaunchedRun:
+    """Run ``main(config)`` of the requested experiment and record the run; the run made.
+
+    Its exit code is 0 when main returned, 1 when it raised, 130 on Ctrl-C or SIGTERM.
+    ``on_claimed(run_id, run_dir)`` is called as soon as the run folder exists (a child
+    tells its parent where the record is: :mod:`reprokit.launch.entry`).
     ``exits_after`` (the CLI, whose process ends with the run): before the experiment is
     imported, the objects that exist so far (reprokit's and the standard library's modules)
     are frozen out of the garbage collector (``gc.freeze``), so the full collection Python
@@ -256,30 +245,37 @@ def launch(
     :func:`_run_main` (import, config, record, ``main``), :func:`_wind_up` (the final
     record, whatever happened).
     """
-    path = target.validate_path(path, settings)
-    extra = _parse_extra(extra_json)
-    deterministic = deterministic or settings.deterministic
+    path = target.validate_path(request.experiment_file(settings.root), settings)
+    git_from = request.checked_git_from(settings.outputs)
+    deterministic = request.deterministic or settings.deterministic
     determinism.prepare_environment(deterministic)
     rank, world_size = _rank()
     if rank != 0:
-        return _run_other_rank(
+        code = _run_other_rank(
             path,
             settings,
-            seed=seed,
-            smoke=smoke,
-            config_file=config_file,
+            seed=request.seed,
+            smoke=request.smoke,
+            config=request.config,
             deterministic=deterministic,
         )
-    options = _Options(seed, smoke, deterministic, config_file, git_from, exits_after)
+        return LaunchedRun(None, None, code, None)
+    options = _Options(
+        request.seed, request.smoke, deterministic, request.config, git_from, exits_after
+    )
     facts = {
-        "note": note,
-        "checked": not no_check,
-        "replay_of": replay_of,
+        "note": request.note,
+        "checked": request.check,
+        "replay_of": request.replay_of,
+        "replay": request.replay,
+        "ablation_of": request.ablation_of,
+        # The given config already is a smoke config (a replay of a smoke run).
+        "smoke": request.smoke or request.smoke_label,
         "rank": rank,
         "world_size": world_size,
     }
-    claimed = _set_up(path, settings, options, facts, extra)
-    return _run_main(claimed)
+    claimed = _set_up(path, settings, options, facts)
+    return _run_main(claimed, on_claimed)
 
 
 def _set_up(
@@ -287,7 +283,6 @@ def _set_up(
     settings: Settings,
     options: _Options,
     facts: dict[str, Any],
-    extra: dict[str, Any],
 ) -> _Claimed:
     """Start the probes, run the checks, claim the run folder with its first record."""
     # The probes change nothing a user sees, so they start before the checks, which may
@@ -312,7 +307,7 @@ def _set_up(
         described = target.describe_experiment(path, settings)
         started_wall = liverun.now_iso()
         started = time.monotonic()
-        first = _first_record(started_wall, described, options, facts) | extra
+        first = _first_record(started_wall, described, options, facts)
         # From the claim until set-up's handler is in place, a Ctrl-C or SIGTERM is held
         # back (raised as soon as the handler is there): one that landed in between left a
         # folder without run.json, or a record stuck at "running" with no git state.
@@ -357,13 +352,13 @@ def _first_record(
         "experiment": cast("Experiment", described),
         "seed": None,
         "seed_source": None,
-        "smoke": options.smoke,
+        "smoke": facts["smoke"],
         "deterministic": options.deterministic,
         "note": _scrubbed_note(facts["note"]),
         "checked": facts["checked"],
         "replay_of": facts["replay_of"],
-        "replay": None,
-        "ablation_of": None,
+        "replay": facts["replay"],
+        "ablation_of": facts["ablation_of"],
         "rank": facts["rank"],
         "world_size": facts["world_size"],
         "git": None,
@@ -375,7 +370,7 @@ def _first_record(
     return dict(record)
 
 
-def _run_main(c: _Claimed) -> int:
+def _run_main(c: _Claimed, on_claimed: Callable[[str, Path], None] | None) -> LaunchedRun:
     """Set-up in the claimed folder, then ``main``; the record finalized whatever happens."""
     with contextlib.suppress(OSError, ValueError):  # fd 2 may be closed (a daemon)
         print(f"reprokit: {c.run_id} → {shown(c.run_dir)}", file=sys.stderr, flush=True)
@@ -399,6 +394,9 @@ def _run_main(c: _Claimed) -> int:
             tee.start()
             heartbeat.start()
             signals.arm()
+            if on_claimed is not None:
+                # Here, not before the tee: a failure to tell is a failed set-up, recorded.
+                on_claimed(c.run_id, c.run_dir)
             ready = _prepare(c, record, git_probe, ending)
         except BaseException as e:
             signals.hold()
@@ -425,7 +423,7 @@ def _run_main(c: _Claimed) -> int:
             ending.outcome = liverun.outcome_of(e, c.run_dir, during_setup=False)
     finally:
         outcome = _wind_up(c, record, heartbeat, tee, ending)
-    return int(outcome["exit_code"])
+    return LaunchedRun(c.run_id, c.run_dir, int(outcome["exit_code"]), str(outcome["status"]))
 
 
 def _say_path_hint(error: BaseException, config: Any, settings: Settings) -> None:
@@ -480,7 +478,7 @@ def _prepare(
         gc.freeze()
     module = discovery.import_experiment(c.path, c.settings)
     config, used_seed, seed_source = target.resolve_config(
-        module, c.path, seed=opts.seed, smoke=opts.smoke, config_file=opts.config_file
+        module, c.path, seed=opts.seed, smoke=opts.smoke, config_data=opts.config
     )
     main = target.entry_point(module, c.path, c.settings)
     determinism.apply(used_seed, deterministic=opts.deterministic)

@@ -1,5 +1,6 @@
 """What a run runs: the experiment file checked, its ``main``, and the config ``main``
-receives (after ``--config-file``, ``smoke()`` and ``--seed``), with the seed it used.
+receives (the request's config data, else the experiment's; then ``smoke()`` and
+``--seed``), with the seed it used.
 
 Shared by :mod:`reprokit.launch.command` and the replay's probe of the snapshot
 (:mod:`reprokit.replay.child`), so both resolve a config the same way.
@@ -40,7 +41,7 @@ def resolve_config(
     *,
     seed: int | None,
     smoke: bool,
-    config_file: Path | None,
+    config_data: Any = None,
 ) -> tuple[Any, int, str]:
     """The config main receives, its seed, and where the seed came from."""
     if not hasattr(module, "config"):
@@ -49,10 +50,10 @@ def resolve_config(
             hint="define `config = Config(...)` (a frozen dataclass instance)",
         )
     config = module.config
-    if config_file is not None:
+    if config_data is not None:  # a LaunchRequest's config (replay, an ablation variant)
         from reprokit.config import codec
 
-        config = codec.load(config_file, type(config))
+        config = codec.from_data(config_data, type(config))
     if smoke:
         smoke_func = getattr(module, "smoke", None)
         if not callable(smoke_func):

@@ -101,11 +101,12 @@ if _gate:
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import reprokit.launch.command
+import reprokit.launch.entry
 from reprokit.replay.child import apply_recorded_torch, await_go
 apply_recorded_torch()
 await_go(_gate)
-sys.argv[0] = "reprokit"
-sys.exit(reprokit.cli.main(sys.argv[1:]))
+sys.argv[0] = reprokit.launch.entry.__name__
+sys.exit(reprokit.launch.entry.main(sys.argv[1:]))
 """
 _PROBE_TAIL = """\
 from reprokit.replay.child import probe_main
@@ -119,7 +120,8 @@ def reprokit_package() -> str:
 
 
 def launch_command(args: list[str], *, gate: int | None = None) -> list[str]:
-    """``reprokit <args>`` in a fresh interpreter, with this process's reprokit.
+    """:mod:`reprokit.launch.entry` with ``args`` (the request and result files) in a fresh
+    interpreter, with this process's reprokit.
 
     With ``gate`` (the read end of a pipe, passed to the child in ``pass_fds``) the child
     starts up, imports launch and applies the recorded torch settings, then waits for
@@ -456,7 +458,7 @@ def _resolve_config(path: Path, request: Mapping[str, Any]) -> dict[str, str]:
         settings = load_settings()
         module = discovery.import_experiment(path, settings)
         config, _, _ = target.resolve_config(
-            module, path, seed=request["seed"], smoke=request["smoke"], config_file=None
+            module, path, seed=request["seed"], smoke=request["smoke"]
         )
         return {"config": codec.dumps(config)}
     except Exception as e:

@@ -23,8 +23,10 @@
    probe of step 3 and waits at a gate (see :func:`reprokit.replay.child.launch_command`),
    so its start-up overlaps the probe; it runs nothing unless the replay goes ahead. It
    writes a full record to the original's outputs folder, carrying the original's
-   snapshot (``--git-from``) and ``replay_of`` pointing at the root original (a replay of
-   a replay points at the root).
+   snapshot (the request's ``git_from``) and ``replay_of`` pointing at the root original
+   (a replay of a replay points at the root). The child is a launch made from a
+   :class:`~reprokit.launch.request.LaunchRequest`; it names the run it claimed in a
+   result file (no scanning of the outputs folder).
 5. ``--verify`` compares summary metrics and per-step series with the original's
    (:mod:`reprokit.replay.verify`), stores the verdict in the replay's record and exits 3 on a
    mismatch. A failed original is reproduced when the replay raises the same exception type.
@@ -37,7 +39,6 @@ environment, git or the child's command line is checked first by
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -57,8 +58,11 @@ from reprokit.errors import (
     ReprokitError,
 )
 from reprokit.gitcmd import run_git
+from reprokit.launch import request as launch_request
+from reprokit.launch.request import LaunchRequest
 from reprokit.paths import rel_path
 from reprokit.record import store, trust
+from reprokit.record.schema import Replay
 from reprokit.replay import child, notes, verify as verification
 from reprokit.replay.notes import say
 from reprokit.replay.restore import Rebuilt, materialize, remove_worktree
@@ -84,7 +88,7 @@ class _Original:
 
     @property
     def root_id(self) -> str:
-        """The root original's id: it reaches the child's command line (``--replay-of``)."""
+        """The root original's id: it reaches the child's launch request (``replay_of``)."""
         replay_of = self.record.get("replay_of")
         if replay_of is None:
             return self.id
@@ -369,23 +373,48 @@ def _run(
         )
     cwd = _child_cwd(original, settings, work_root)
     env, refused = _child_env(original)
-    args = _launch_args(
+    wanted = _launch_request(
         original,
         settings,
-        exp_file,
+        exp_file.relative_to(work_root).as_posix(),
         rebuilt=rebuilt,
         smoke=options.smoke,
         cwd=cwd.relative_to(work_root),
         env_refused=refused,
     )
-    before = {p.name for p in store.run_dirs(settings.outputs)}
+    with launch_request.child(wanted, settings.outputs) as launching:
+        returncode, env_differences, input_changes = _run_child(
+            original, launching, (cwd, work_root), env, exp_file, options
+        )
+        launched = launching.result(returncode)
+    if launched is None or launched.run_dir is None:
+        raise ReprokitError(
+            f"the replay of {original.id} exited with code {returncode} before it recorded a run",
+            hint="see the error above; --keep-worktree keeps the rebuilt code to debug it",
+        )
+    if returncode == EXIT_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return _judge(original, launched.run_dir, options, env_differences, input_changes)
+
+
+def _run_child(
+    original: _Original,
+    launching: launch_request.ChildLaunch,
+    where: tuple[Path, Path],
+    env: dict[str, str],
+    exp_file: Path,
+    options: _Options,
+) -> tuple[int, int, int]:
+    """Start the child, report the differences, let it run; its exit code, the number of
+    environment differences and of changed inputs."""
+    cwd, _work_root = where
     # The child starts now and waits at a gate while the environment is probed and the
     # differences reported, so its interpreter start-up overlaps the probe's; it runs
     # nothing until the gate opens, and is killed when --strict refuses or we stop.
     gate_read, gate = os.pipe()
     try:
         proc = subprocess.Popen(
-            child.launch_command(args, gate=gate_read),
+            child.launch_command(launching.entry_args, gate=gate_read),
             cwd=cwd,
             env=env,
             pass_fds=(gate_read,),
@@ -394,9 +423,7 @@ def _run(
         os.close(gate_read)
     opened = False
     try:
-        env_differences, input_changes = _before_the_run(
-            original, env, (cwd, work_root), exp_file, options
-        )
+        env_differences, input_changes = _before_the_run(original, env, where, exp_file, options)
         child.open_gate(gate)
         opened = True
     finally:
@@ -404,16 +431,7 @@ def _run(
         if not opened:
             proc.kill()
             proc.wait()
-    returncode = _wait(proc)
-    replay_dir = _find_replay(settings.outputs, before, proc.pid)
-    if replay_dir is None:
-        raise ReprokitError(
-            f"the replay of {original.id} exited with code {returncode} before it recorded a run",
-            hint="see the error above; --keep-worktree keeps the rebuilt code to debug it",
-        )
-    if returncode == EXIT_INTERRUPTED:
-        return EXIT_INTERRUPTED
-    return _judge(original, replay_dir, options, env_differences, len(input_changes))
+    return _wait(proc), env_differences, len(input_changes)
 
 
 def _child_env(original: _Original) -> tuple[dict[str, str], list[str]]:
@@ -525,25 +543,22 @@ def _judge(
     return EXIT_OK if result.ok else EXIT_MISMATCH
 
 
-def _launch_args(
+def _launch_request(
     original: _Original,
     settings: Settings,
-    exp_file: Path,
+    experiment: str,
     *,
     rebuilt: Rebuilt,
     smoke: bool,
     cwd: Path,
     env_refused: list[str],
-) -> list[str]:
-    """The ``reprokit launch`` arguments that re-run ``original`` from the worktree.
-
-    ``cwd`` is the child's working directory relative to the worktree root. Every value
-    from the record was checked (:mod:`reprokit.record.trust`) and options are passed as
-    ``--name=value``, so none can be read as another option.
-    """
+) -> LaunchRequest:
+    """The launch that re-runs ``original`` from the worktree (``experiment`` relative to
+    its root, ``cwd`` the child's working directory in it). Every value from the record
+    was checked (:mod:`reprokit.record.trust`), and the request is checked again as the
+    child reads it (:func:`reprokit.launch.request.from_json`)."""
     record = original.record
-    seed = trust.seed(record.get("seed"), original.record_file)
-    replay_info: dict[str, Any] = {
+    replay_info: Replay = {
         "source_path": rel_path(original.dir, settings.root),
         "rebuild": rebuilt.how,
         "smoke": smoke,
@@ -560,34 +575,33 @@ def _launch_args(
         replay_info["tree_mismatch"] = {"recorded": rebuilt.expected_tree, "ran": rebuilt.tree}
     if env_refused:
         replay_info["env_refused"] = env_refused
-    extra: dict[str, Any] = {"replay": replay_info}
-    args = ["launch", str(exp_file), f"--replay-of={original.root_id}"]
-    args += [f"--git-from={original.dir}", f"--outputs={settings.outputs}", "--no-check"]
-    if seed is not None:
-        args.append(f"--seed={seed}")
-    if record.get("deterministic") is True:
-        args.append("--deterministic")
-    if smoke:
-        args.append("--smoke")
-    else:
-        args.append(f"--config-file={original.dir / store.CONFIG_FILE}")
+    return LaunchRequest(
+        experiment=experiment,
+        outputs=settings.outputs.absolute(),
+        seed=trust.seed(record.get("seed"), original.record_file),
+        smoke=smoke,
+        deterministic=record.get("deterministic") is True,
+        # A smoke replay runs the snapshot's smoke config; else the recorded config.
+        config=None if smoke else _recorded_config(original.dir / store.CONFIG_FILE),
+        check=False,
+        git_from=original.dir.absolute(),
+        replay_of=original.root_id,
+        replay=replay_info,
         # The recorded config of a smoke run is already its smoke config: keep the label
         # (so `runs` hides it as it hides the original) without applying smoke() twice.
-        if record.get("smoke") is True:
-            extra["smoke"] = True
-    args.append(f"--extra-json={json.dumps(extra)}")
-    return args
+        smoke_label=not smoke and record.get("smoke") is True,
+    )
 
 
-def _find_replay(outputs: Path, before: set[str], pid: int) -> Path | None:
-    """The run folder the child claimed: new since we started, and its record has its pid."""
-    for run_dir in reversed(store.run_dirs(outputs)):
-        if run_dir.name in before:
-            continue
-        try:
-            data = store.read_json(run_dir / store.RECORD_FILE)
-        except (OSError, ReprokitError):
-            continue
-        if isinstance(data, dict) and data.get("pid") == pid:
-            return run_dir
-    return None
+def _recorded_config(config_file: Path) -> dict[str, Any]:
+    """The plain data of a recorded config.yaml (checked by :func:`_check_config`)."""
+    import yaml
+
+    text = store.read_regular(config_file).decode("utf-8", errors="replace")
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        raise ReprokitError(f"{config_file}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ReprokitError(f"{config_file}: expected a mapping of the config's fields")
+    return data
