@@ -122,6 +122,8 @@ def test_splitting_rules() -> None:
     assert value_texts("x", '"a,b"', sequence=False) == ["a,b"]
     assert value_texts("x", "{a: 1, b: 2}", sequence=False) == ["{a: 1, b: 2}"]
     assert value_texts("x", "don't,stop", sequence=False) == ["don't", "stop"]
+    assert value_texts("x", "relu, gelu", sequence=False) == ["relu", "gelu"]
+    assert value_texts("x", " one value ", sequence=False) == [" one value "]
 
 
 def test_a_bad_list_writes_nothing(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,7 +80,8 @@ def value_texts(path: str, text: str, *, sequence: bool) -> list[str]:
             f"--set {path}={text}: an empty item in the list of values",
             hint=f"give the values separated by single commas, e.g. --set {path}=1,2,3",
         )
-    return [_unquoted(i) for i in items]
+    # Spaces after the commas separate, they are not part of a value: "relu, gelu".
+    return [_unquoted(i.strip()) for i in items]
 
 
 def check_distinct(path: str, texts: Sequence[str], values: Sequence[Any]) -> None:
