@@ -22,7 +22,7 @@ from types import ModuleType
 
 from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery, naming
-from reprokit.experiments.new_file import check_name, claim, verify_written
+from reprokit.experiments.new_file import check_name, claim_all, verify_written
 from reprokit.experiments.new_grid import check_size, combinations, grid_names
 from reprokit.experiments.new_parent import (
     imported_parent,
@@ -152,17 +152,12 @@ def new_experiments(
 
 
 def _claim_all(folder: Path, parsed: naming.ExperimentName, plans: list[_Planned]) -> list[Created]:
-    """Claim the next free id for each planned file, in order; none is left on failure."""
-    created: list[Created] = []
-    try:
-        for plan in plans:
-            path = claim(folder, plan.name, parsed, plan.source)
-            created.append(Created(path, plan.assignments, plan.changes))
-    except BaseException:
-        for c in created:
-            c.path.unlink(missing_ok=True)
-        raise
-    return created
+    """The planned files under the next free ids, in order (none is left on failure)."""
+    paths = claim_all(folder, parsed, [(plan.name, plan.source) for plan in plans])
+    return [
+        Created(path, plan.assignments, plan.changes)
+        for path, plan in zip(paths, plans, strict=True)
+    ]
 
 
 def _plan(

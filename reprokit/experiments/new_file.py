@@ -53,21 +53,34 @@ def _family_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def claim(folder: Path, name: str, parent: naming.ExperimentName, source: str) -> Path:
-    """Write ``source`` as ``NAME_<next free id>_<parent id>.py`` in ``folder``; its path."""
+def claim_all(
+    folder: Path, parent: naming.ExperimentName, files: Sequence[tuple[str, str]]
+) -> list[Path]:
+    """Write each (NAME, source) as ``NAME_<next free id>_<parent id>.py``, in order, under
+    one lock on the family folder, so a sweep's files get consecutive ids even while another
+    ``new`` runs; on a failure the files already written are removed."""
+    written: list[Path] = []
     with _family_lock(folder):
-        used = {m.parsed.id for m in discovery.family_members(folder)}
-        id_ = naming.next_free_id(used)
-        while True:
-            path = folder / naming.format_name(name, id_, parent.id, parent.width)
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                id_ += 1
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(source)
-            return path
+        id_ = naming.next_free_id({m.parsed.id for m in discovery.family_members(folder)})
+        try:
+            for name, source in files:
+                while True:
+                    path = folder / naming.format_name(name, id_, parent.id, parent.width)
+                    try:
+                        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                    except FileExistsError:
+                        id_ += 1
+                        continue
+                    written.append(path)
+                    with os.fdopen(fd, "w", encoding="utf-8") as f:
+                        f.write(source)
+                    id_ += 1
+                    break
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+    return written
 
 
 _VERIFY = """
