@@ -182,6 +182,11 @@ class CNN:
     kernel: int = 3
 
 
+@dataclass(frozen=True)
+class Other:
+    size: int = 1
+
+
 class Optimizer:
     pass
 
@@ -241,6 +246,17 @@ def test_a_class_valued_field_is_set_by_class_name(
     assert capsys.readouterr().err == (
         "reprokit: error: optimizer: MLP is not a subclass of Optimizer\n"
     )
+    assert main(["new", f"{FAMILY}/base_01_01.py", "x", "--set", "model=Other"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: model: Other is not MLP | CNN, the field's declared type\n"
+        "  hint: declare the field as MLP | CNN | Other to allow it\n"
+    )
+    assert main(["new", f"{FAMILY}/base_01_01.py", "x", "--set", "model=SGD"]) == 1
+    assert capsys.readouterr().err == (
+        "reprokit: error: model: SGD is not a dataclass; a config group is swapped only for"
+        " another dataclass (written as SGD() with its defaults)\n"
+    )
+    assert _files(toy) == ["__init__.py", "base_01_01.py", "cnn_02_01.py"]
 
 
 MAPPINGS = """

@@ -122,12 +122,20 @@ def _class_value(config: Any, path: str, text: str, parent: Parent) -> Assignmen
         if not issubclass(cls, bound):
             raise ReprokitError(f"{path}: {name} is not a subclass of {_type_name(bound)}")
         return Assignment(path, cls, old, source=name, needs=needs)
-    if not dataclasses.is_dataclass(old) or not dataclasses.is_dataclass(cls):
+    if not dataclasses.is_dataclass(old):
         return None
-    if ti.kind is not Kind.ANY and not any(issubclass(cls, t) for t in accepted):
+    if not dataclasses.is_dataclass(cls):
         raise ReprokitError(
-            f"{path}: {name} is not a {_type_name(declared)}, the field's declared type",
-            hint=f"declare the field as {_type_name(declared)} | {name} to allow both",
+            f"{path}: {name} is not a dataclass; a config group is swapped only for another"
+            " dataclass (written as {name}() with its defaults)".replace("{name}", name)
+        )
+    if ti.kind is not Kind.ANY and not any(
+        isinstance(t, type) and issubclass(cls, t) for t in accepted
+    ):
+        shown = " | ".join(_type_name(t) for t in accepted)
+        raise ReprokitError(
+            f"{path}: {name} is not {shown}, the field's declared type",
+            hint=f"declare the field as {shown} | {name} to allow it",
         )
     try:
         value = cls()
