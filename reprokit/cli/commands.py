@@ -308,6 +308,21 @@ def _lineage(args: argparse.Namespace, settings: Settings) -> int:
     return lineage_command(args.family, settings=settings, metric=args.metric)
 
 
+def _sweep_arguments(sw: argparse.ArgumentParser) -> None:
+    sw.add_argument("metric")
+    sw.add_argument("parent", help="the experiment file the sweep's files derive from")
+    d = sw.add_mutually_exclusive_group()
+    d.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher")
+    d.add_argument("--lower-is-better", dest="direction", action="store_const", const="lower")
+    _outputs(sw)
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.analysis.sweep import sweep_command
+
+    return sweep_command(args.metric, args.parent, settings=settings, direction=args.direction)
+
+
 def _plot_arguments(pl: argparse.ArgumentParser) -> None:
     pl.add_argument("metric")
     pl.add_argument("targets", nargs="+")
@@ -327,10 +342,21 @@ def _plot(args: argparse.Namespace, settings: Settings) -> int:
 def _new_arguments(n: argparse.ArgumentParser) -> None:
     n.add_argument("parent", nargs="?", type=Path, help="the parent experiment file")
     n.add_argument("name", help="the new experiment's name (snake_case)")
-    n.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    n.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="a field's new value; a comma list (lr=0.1,0.03) writes one file per value,"
+        " several lists a grid",
+    )
     n.add_argument("--family", type=Path, help="create a new family folder with its base")
     n.add_argument(
         "--copy", action="store_true", help="allow no --set: same config, code edited by hand"
+    )
+    n.add_argument(
+        "--yes", action="store_true", help="write a sweep of more than 20 files (the limit)"
     )
 
 
@@ -357,6 +383,7 @@ def _new(args: argparse.Namespace, settings: Settings) -> int:
         sets=args.sets,
         family=args.family,
         copy=args.copy,
+        yes=args.yes,
     )
 
 
@@ -470,6 +497,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("diff", "compare two runs", _diff_arguments, _diff),
     Command("lineage", "the tree of experiments in a family", _lineage_arguments, _lineage),
+    Command(
+        "sweep",
+        "an experiment's children side by side on a metric (Δ vs the parent in σ)",
+        _sweep_arguments,
+        _sweep,
+    ),
     Command("plot", "metric-over-step curves (needs matplotlib)", _plot_arguments, _plot),
     Command(
         "new", "write a derived experiment (or a new family)", _new_arguments, _new, _new_check
