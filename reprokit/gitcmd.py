@@ -29,6 +29,25 @@ REPROKIT_IDENTITY = MappingProxyType(
 )
 
 
+# Talking to a remote (replay's fetch of a snapshot, push and pull of shared runs) must fail
+# fast rather than wait for a password nobody will type, and only over transports that
+# cannot run a command: an `ext::` remote runs one, and an `fd::` remote once made replay
+# wait forever. GIT_ALLOW_PROTOCOL is git's own allow-list (it wins over any
+# protocol.*.allow setting); GIT_PROTOCOL_FROM_USER=0 refuses "user"-only transports.
+REMOTE_ENV = MappingProxyType(
+    {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "true",
+        "SSH_ASKPASS": "true",
+        "GIT_ALLOW_PROTOCOL": "file:git:ssh:http:https",
+        "GIT_PROTOCOL_FROM_USER": "0",
+    }
+)
+REMOTE_CONFIG = ("-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never")
+# A fetch or push that has not finished by then is stopped (with everything it started).
+REMOTE_TIMEOUT_S = 120.0
+
+
 class GitError(ReprokitError):
     """A git command failed; the message shows the command, exit code and stderr."""
 

@@ -357,10 +357,34 @@ def test_error_arbitrary_object() -> None:
             configio.to_data(config)
         assert e.value.message.endswith(
             ": cannot serialize a value of type Foo; "
-            "use a frozen dataclass, or store a reference to the class"
+            "make Foo a frozen dataclass, or store the plain values it is built from"
         )
     with pytest.raises(ConfigError, match=r"^layer: cannot serialize a value of type Foo;"):
         configio.to_data(Holder(layer=Foo()))
+
+
+@dataclass(frozen=True)
+class ObjectField:
+    value: object = None
+
+
+def test_error_in_an_object_field_says_what_would_serialize() -> None:
+    import datetime
+
+    cases = {
+        lambda s: s: "cannot serialize a value of type function; a function is stored by"
+        " reference: declare the field as Callable[..., Any] and give it a top-level function"
+        " (a lambda has no name to store)",
+        datetime.date(2026, 1, 2): "cannot serialize a value of type date; store its text"
+        " (value.isoformat()) in a str field and build the date from it",
+        Foo: "cannot serialize a value of type type; a class is stored by reference: declare"
+        " the field as type[Foo]",
+    }
+    for value, expected in cases.items():
+        with pytest.raises(ConfigError) as e:
+            configio.to_data(ObjectField(value=value))
+        assert str(e.value) == f"value: {expected}"
+        assert "reference to the class" not in str(e.value)
 
 
 def test_error_unresolvable_reference() -> None:

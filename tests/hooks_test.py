@@ -132,3 +132,32 @@ def test_install_leaves_a_tracked_hooks_path_alone(
         f"the reprokit hook is already used through core.hooksPath: {hook}\n"
     )
     assert hook.read_text() == HOOK_SCRIPT
+
+
+@pytest.mark.slow
+def test_an_unstaged_parent_is_named_with_git_add(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent exists in the working tree but was never added: the hook says so, not
+    "parent 02 does not exist" plus an import error that succeeds in the working tree."""
+    monkeypatch.chdir(repo)
+    assert main(["install-hooks"]) == 0
+    write(repo / EXP, GOOD)
+    git(repo, "add", EXP)
+    assert commit(repo, "base").returncode == 0
+    assert main(["new", EXP, "wide", "--set", "lr=0.2"]) == 0
+    assert main(["new", "experiments/toy/wide_02_01.py", "deep", "--set", "lr=0.3"]) == 0
+    git(repo, "add", "experiments/toy/deep_03_02.py")  # the parent wide_02_01.py is not
+    result = commit(repo, "deep")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "experiments/toy/deep_03_02.py:1:1: RK301 its parent experiments/toy/wide_02_01.py"
+        " is not staged: it is in the working tree but not in this commit, so the commit"
+        " would be broken\n"
+        "  hint: stage it too: git add experiments/toy/wide_02_01.py\n"
+        "checked 2 experiments: 1 problem in 1 file\n"
+    )
+    assert "does not exist" not in result.stderr and "python -c" not in result.stderr
+    git(repo, "add", "experiments/toy/wide_02_01.py")
+    result = commit(repo, "deep")
+    assert result.returncode == 0, result.stderr

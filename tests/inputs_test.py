@@ -84,3 +84,47 @@ def test_touching_a_hashed_file_is_not_a_change_but_touching_a_folder_is(tmp_pat
     os.utime(tmp_path / "data" / "folder" / "x.bin", (later, later))
     changes = inputs.compare_inputs(recorded, tmp_path)
     assert [(c.field, c.what) for c in changes] == [("data.extra.0", "mtime")]
+
+
+READS_DATA = """
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    data: Path = Path("data/train.csv")
+
+
+config = Config()
+
+
+def main(config: Config) -> dict[str, float]:
+    return {"rows": float(len(config.data.read_text().splitlines()))}
+
+
+def smoke(config: Config) -> Config:
+    return config
+"""
+
+
+def test_a_relative_config_path_launched_from_a_subfolder_gets_a_hint(repo: Path) -> None:
+    from conftest import run_cli, write
+
+    write(repo / "experiments" / "toy" / "__init__.py", "")
+    write(repo / "experiments" / "toy" / "base_01_01.py", READS_DATA)
+    write(repo / "data" / "train.csv", "a\nb\n")
+    (repo / "notebooks").mkdir()
+    proc = run_cli(repo / "notebooks", "launch", "../experiments/toy/base_01_01.py")
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "FileNotFoundError" in out
+    assert (
+        "reprokit: hint: config field data is the relative path 'data/train.csv', resolved"
+        f" against the working directory notebooks/, not the project root {repo} (it exists"
+        " there); launch from the project root, or make the path absolute"
+    ) in out
+    # From the root the same file runs, and no hint is printed.
+    proc = run_cli(repo, "launch", "experiments/toy/base_01_01.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "hint" not in proc.stdout + proc.stderr

@@ -47,10 +47,10 @@ def test_numpy_and_torch_scalars_become_numbers(tmp_path: Path) -> None:
     writer = metrics.MetricsWriter(tmp_path / "metrics.jsonl")
     writer.write(3, {"a": np.float32(0.5), "b": np.int64(7), "c": True})
     with pytest.raises(ReprokitError) as e:
-        writer.write(4, {"bad": "text"})
+        writer.write(4, {"bad": [1, 2]})
     assert str(e.value) == (
-        "reprokit.log: metric 'bad' is not a number: str\n"
-        "  hint: log numbers (int, float, a NumPy scalar or a one-element tensor)"
+        "reprokit.log: metric 'bad' is not a number: list\n"
+        "  hint: log numbers (int, float, a NumPy scalar or a one-element tensor) or text (str)"
     )
     writer.close()
     row = json.loads((tmp_path / "metrics.jsonl").read_text())
@@ -62,3 +62,75 @@ def test_summary_prefers_the_returned_dict() -> None:
     assert metrics.summary_from(None, last) == last
     returned = {"acc": 0.95, "name": "x", "curve": [1, 2], "obj": object()}
     assert metrics.summary_from(returned, last) == {"acc": 0.95, "name": "x", "curve": [1, 2]}
+    # Logged text main did not return is kept, so show and runs show the last phase.
+    with_text = {"loss": 0.1, "phase": "train", "name": "logged"}
+    assert metrics.summary_from(returned, with_text) == {
+        "acc": 0.95,
+        "name": "x",
+        "curve": [1, 2],
+        "phase": "train",
+    }
+
+
+TEXT_LOGGING = """
+from dataclasses import dataclass
+
+import reprokit
+
+
+@dataclass(frozen=True)
+class Config:
+    lr: float = 0.1
+
+
+config = Config()
+
+
+def main(config: Config) -> None:
+    for step in range(4):
+        phase = "warmup" if step < 2 else "train"
+        reprokit.log(step=step, loss=1.0 / (step + 1), phase=phase)
+    reprokit.log(note="token=hunter2 finished " + "x" * 2000)
+
+
+def smoke(config: Config) -> Config:
+    return config
+"""
+
+
+def test_text_values_are_stored_and_shown_never_plotted(repo: Path) -> None:
+    """A run logging a phase name per step completes; the text is in metrics.jsonl and the
+    summary, `show` prints it, and `plot` refuses it with the reason (issue 12)."""
+    from conftest import run_cli, write
+
+    write(repo / "experiments" / "toy" / "__init__.py", "")
+    write(repo / "experiments" / "toy" / "base_01_01.py", TEXT_LOGGING)
+    proc = run_cli(repo, "launch", "experiments/toy/base_01_01.py", "--seed", "0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = store.read_metrics(repo / "outputs" / "run_1")
+    assert [(r["step"], r["loss"], r["phase"]) for r in rows[:4]] == [
+        (0, 1.0, "warmup"),
+        (1, 0.5, "warmup"),
+        (2, 1.0 / 3, "train"),
+        (3, 0.25, "train"),
+    ]
+    note = rows[4]["note"]
+    assert "hunter2" not in note and len(note) == metrics.TEXT_LIMIT and note.endswith("…")
+    summary = json.loads((repo / "outputs" / "run_1" / "summary.json").read_text())
+    assert (summary["loss"], summary["phase"]) == (0.25, "train")
+    shown = run_cli(repo, "show", "run_1")
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split() for line in shown.stdout.splitlines() if "phase" in line] == [
+        ["phase", "train"]
+    ]
+    pytest.importorskip("matplotlib")
+    plotted = run_cli(repo, "plot", "phase", "run_1", "-o", str(repo / "p.png"))
+    assert plotted.returncode == 1
+    assert plotted.stderr == (
+        "reprokit: error: 'phase' was logged as text (not numbers) in metrics.jsonl: text is"
+        " shown (reprokit show), never plotted\n"
+        "  hint: plot a metric logged as numbers\n"
+    )
+    plotted = run_cli(repo, "plot", "loss", "run_1", "-o", str(repo / "p.png"))
+    assert plotted.returncode == 0, plotted.stderr
+    assert (repo / "p.png").stat().st_size > 0

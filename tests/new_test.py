@@ -305,7 +305,9 @@ def test_group_and_value_paths_are_refused(toy: Path, capsys: pytest.CaptureFixt
     assert main(["new", f"{FAMILY}/wide_02_01.py", "x", "--set", "model=3"]) == 1
     assert capsys.readouterr().err == (
         "reprokit: error: model: a config group, not a single value\n"
-        "  hint: set its fields one by one, e.g. --set model.hidden=...\n"
+        "  hint: set its fields one by one, e.g. --set model.hidden=..., or swap the whole"
+        " group for another dataclass the parent's file defines or imports:"
+        " --set model=ClassName\n"
     )
     assert main(["new", f"{FAMILY}/wide_02_01.py", "x", "--set", "seed.low=3"]) == 1
     assert capsys.readouterr().err == (

@@ -85,9 +85,15 @@ def run_differences(
 
 def run_label(run_dir: Path, settings: Settings) -> str:
     """``run_7`` for a run of the outputs folder in use; its folder path otherwise
-    (``sweep/run_1``), since run ids are unique per outputs folder only."""
-    if run_dir.resolve().parent == settings.outputs.resolve():
+    (``sweep/run_1``), since run ids are unique per outputs folder only; a pulled run's
+    id (``alice@gpu-3/run_7``) for a run pulled into it."""
+    from reprokit.record.store import namespace_of
+
+    parent = run_dir.resolve().parent
+    if parent == settings.outputs.resolve():
         return run_dir.name
+    if namespace_of(run_dir) is not None and parent.parent == settings.outputs.resolve():
+        return f"{parent.name}/{run_dir.name}"
     return rel_path(run_dir, settings.root)
 
 

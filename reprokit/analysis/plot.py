@@ -181,10 +181,36 @@ def run_metrics(run_dir: Path, record: Mapping[str, Any]) -> list[dict[str, Any]
     return chain.chain_metrics(run_dir)
 
 
-def _logged_names(dirs: Sequence[Path]) -> set[str]:
+def _logged_names(dirs: Sequence[Path]) -> tuple[set[str], set[str]]:
+    """The names logged in these runs' metrics.jsonl: all of them, and those logged as text
+    (``reprokit.log(phase="warmup")``: stored and shown, never plotted)."""
     from reprokit.record.store import read_metrics
 
-    return {k for d in dirs for row in read_metrics(d) for k in row if k not in ("step", "time")}
+    names: set[str] = set()
+    texts: set[str] = set()
+    for d in dirs:
+        for row in read_metrics(d):
+            for key, value in row.items():
+                if key not in ("step", "time"):
+                    names.add(key)
+                    if isinstance(value, str):
+                        texts.add(key)
+    return names, texts
+
+
+def _nothing_drawn(metric: str, targets: Sequence[str], groups: Sequence[Group]) -> ReprokitError:
+    """No run logged ``metric`` as numbers: say it was text, or suggest the logged names."""
+    names, texts = _logged_names([d for g in groups for d in g.dirs])
+    if metric in texts:
+        return ReprokitError(
+            f"{metric!r} was logged as text (not numbers) in metrics.jsonl: text is shown"
+            " (reprokit show), never plotted",
+            hint=did_you_mean(metric, names - texts, "plot a metric logged as numbers"),
+        )
+    return ReprokitError(
+        f"no run of {', '.join(targets)} logged {metric!r} in metrics.jsonl",
+        hint=did_you_mean(metric, names, "log it with reprokit.log(step=..., " + metric + "=...)"),
+    )
 
 
 def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, output: Path) -> int:
@@ -229,14 +255,7 @@ def plot_command(metric: str, targets: Sequence[str], *, settings: Settings, out
         drawn += 1
     if drawn == 0:
         plt.close(fig)
-
-        names = _logged_names([d for g in groups for d in g.dirs])
-        raise ReprokitError(
-            f"no run of {', '.join(targets)} logged {metric!r} in metrics.jsonl",
-            hint=did_you_mean(
-                metric, names, "log it with reprokit.log(step=..., " + metric + "=...)"
-            ),
-        )
+        raise _nothing_drawn(metric, targets, groups)
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} over steps (mean of seeds, band: min–max)")

@@ -41,6 +41,33 @@ def iter_path_values(config: Any, prefix: str = "") -> Iterator[tuple[str, PureP
             yield from iter_path_values(value, _join(prefix, str(i)))
 
 
+def relative_path_hint(error: BaseException, config: Any, cwd: Path, root: Path) -> str | None:
+    """Why a run launched from a subfolder cannot find a config path, or None.
+
+    A relative ``Path`` in a config is resolved against the working directory, so
+    ``data/train.csv`` that exists under the project root is missing when the launch ran in
+    ``root/notebooks`` (issue 12: that failed with a bare FileNotFoundError). Said only when
+    the error names a file under one of the config's relative paths and cwd is not the root.
+    """
+    filename = getattr(error, "filename", None) if isinstance(error, OSError) else None
+    if not isinstance(filename, str | PurePath) or cwd.resolve() == root.resolve():
+        return None
+    missing = Path(filename)
+    missing = missing.resolve() if missing.is_absolute() else (cwd / missing).resolve()
+    for field, value in iter_path_values(config):
+        path = Path(value)
+        if path.is_absolute() or not missing.is_relative_to((cwd / path).resolve()):
+            continue
+        where = os.path.relpath(cwd, root) if cwd.is_relative_to(root) else str(cwd)
+        found = " (it exists there)" if (root / path).exists() else ""
+        return (
+            f"config field {field} is the relative path {path.as_posix()!r}, resolved against"
+            f" the working directory {where}/, not the project root {root}{found}; launch from"
+            f" the project root, or make the path absolute"
+        )
+    return None
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 

@@ -9,15 +9,17 @@ unstaged changes itself, so its hooks can check the working tree directly.)
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from reprokit.checks.cache import default_cache_path
+from reprokit.checks.findings import Finding
 from reprokit.checks.report import print_report
-from reprokit.checks.runner import run_checks
+from reprokit.checks.runner import CheckResult, run_checks
 from reprokit.errors import ReprokitError
-from reprokit.experiments import discovery
+from reprokit.experiments import discovery, naming
 from reprokit.gitcmd import require_toplevel, run_git
 from reprokit.settings import Settings
 
@@ -80,6 +82,75 @@ def check_staged(*, settings: Settings, static_only: bool, use_cache: bool) -> i
             extra_sys_path=[settings.root],
             repo_map=(tmp, top),
         )
-        return print_report(result, path_map=(tmp, top))
+        return print_report(_name_unstaged(result, tmp, top), path_map=(tmp, top))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_NO_MODULE_RE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _name_unstaged(result: CheckResult, tmp: Path, top: Path) -> CheckResult:
+    """Say "not staged" where a file is missing only from the commit, not from the disk.
+
+    The export holds the index; a parent (or an imported experiment) that exists in the
+    working tree but was never ``git add``-ed reads there as "parent 02 does not exist"
+    plus an import error whose suggested ``python -c 'import ...'`` succeeds in the working
+    tree (issue 12). Those findings become one that names the file and ``git add``.
+    """
+    findings = []
+    named: set[tuple[Path, Path]] = set()  # (finding's file, unstaged file): said once
+    for f in result.findings:
+        missing = _unstaged_file(f, tmp, top)
+        if missing is None:
+            findings.append(f)
+            continue
+        if (f.path, missing) in named:
+            continue  # the parent's RK301 already says it; its import error adds nothing
+        named.add((f.path, missing))
+        rel = missing.relative_to(top).as_posix()
+        what = "its parent" if f.code == "RK301" else "an imported experiment"
+        findings.append(
+            dataclasses.replace(
+                f,
+                message=f"{what} {rel} is not staged: it is in the working tree but not in"
+                " this commit, so the commit would be broken",
+                hint=f"stage it too: git add {rel}",
+            )
+        )
+    return dataclasses.replace(result, findings=sorted(set(findings)))
+
+
+def _unstaged_file(finding: Finding, tmp: Path, top: Path) -> Path | None:
+    """The working-tree file a finding in the export misses, when only the index lacks it."""
+    if not finding.path.is_relative_to(tmp):
+        return None
+    folder = top / finding.path.parent.relative_to(tmp)
+    if finding.code == "RK301":
+        parsed = naming.parse(finding.path.name)
+        if parsed is None:
+            return None
+        return next(
+            (
+                m.path
+                for m in discovery.family_members(folder)
+                if m.parsed.id == parsed.parent and not (tmp / m.path.relative_to(top)).exists()
+            ),
+            None,
+        )
+    match = _NO_MODULE_RE.search(finding.message) if finding.code == "RK500" else None
+    if match is None:
+        return None
+    for candidate in _module_files(match[1], finding.path, tmp, top):
+        if candidate.is_file() and not (tmp / candidate.relative_to(top)).exists():
+            return candidate
+    return None
+
+
+def _module_files(module: str, path: Path, tmp: Path, top: Path) -> list[Path]:
+    """Where ``module`` would be in the working tree: below each folder above ``path``
+    (the project root may sit anywhere between the repository top and the file)."""
+    rel = Path(*module.split("."))
+    above = path.parent.relative_to(tmp)
+    roots = [top / Path(*above.parts[:i]) for i in range(len(above.parts), -1, -1)]
+    return [r / rel.with_suffix(".py") for r in roots] + [r / rel / "__init__.py" for r in roots]

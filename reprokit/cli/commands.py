@@ -94,7 +94,7 @@ def _launch_arguments(la: argparse.ArgumentParser) -> None:
     la.add_argument("--no-check", action="store_true", help="skip the pre-launch checks (recorded)")
 
 
-def _is_sweep(args: argparse.Namespace) -> bool:
+def _is_launch_sweep(args: argparse.Namespace) -> bool:
     paths: list[Path] = args.experiment
     return args.seeds is not None or len(paths) > 1 or any(p.is_dir() for p in paths)
 
@@ -121,7 +121,7 @@ def _launch_check(args: argparse.Namespace) -> None:
         _as_usage(lambda: parse_seeds(args.seeds))
 
 
-def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+def _launch_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from reprokit.launch.sweep import LaunchOptions, SweepRequest, parse_seeds, sweep
 
     options = LaunchOptions(
@@ -148,8 +148,8 @@ def _launch(args: argparse.Namespace, settings: Settings) -> int:
             no_check=args.no_check,
             exits_after=getattr(args, "exits_after", False),
         )
-    if _is_sweep(args):
-        return _sweep(args, settings)
+    if _is_launch_sweep(args):
+        return _launch_sweep(args, settings)
     from reprokit.launch.command import launch
     from reprokit.launch.request import LaunchRequest
     from reprokit.launch.target import validate_path
@@ -372,6 +372,21 @@ def _lineage(args: argparse.Namespace, settings: Settings) -> int:
     return lineage_command(args.family, settings=settings, metric=args.metric)
 
 
+def _sweep_arguments(sw: argparse.ArgumentParser) -> None:
+    sw.add_argument("metric")
+    sw.add_argument("parent", help="the experiment file the sweep's files derive from")
+    d = sw.add_mutually_exclusive_group()
+    d.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher")
+    d.add_argument("--lower-is-better", dest="direction", action="store_const", const="lower")
+    _outputs(sw)
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.analysis.sweep import sweep_command
+
+    return sweep_command(args.metric, args.parent, settings=settings, direction=args.direction)
+
+
 def _plot_arguments(pl: argparse.ArgumentParser) -> None:
     pl.add_argument("metric")
     pl.add_argument("targets", nargs="+")
@@ -391,10 +406,21 @@ def _plot(args: argparse.Namespace, settings: Settings) -> int:
 def _new_arguments(n: argparse.ArgumentParser) -> None:
     n.add_argument("parent", nargs="?", type=Path, help="the parent experiment file")
     n.add_argument("name", help="the new experiment's name (snake_case)")
-    n.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    n.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="a field's new value; a comma list (lr=0.1,0.03) writes one file per value,"
+        " several lists a grid",
+    )
     n.add_argument("--family", type=Path, help="create a new family folder with its base")
     n.add_argument(
         "--copy", action="store_true", help="allow no --set: same config, code edited by hand"
+    )
+    n.add_argument(
+        "--yes", action="store_true", help="write a sweep of more than 20 files (the limit)"
     )
 
 
@@ -421,6 +447,7 @@ def _new(args: argparse.Namespace, settings: Settings) -> int:
         sets=args.sets,
         family=args.family,
         copy=args.copy,
+        yes=args.yes,
     )
 
 
@@ -448,6 +475,58 @@ def _install_hooks(args: argparse.Namespace, settings: Settings) -> int:
     from reprokit.checks.install_hooks import install_hooks
 
     return install_hooks(settings=settings, force=args.force)
+
+
+# push / pull ------------------------------------------------------------------------
+
+
+def _share_arguments(p: argparse.ArgumentParser, *, pushing: bool) -> None:
+    p.add_argument(
+        "remote", nargs="?", help="a configured git remote (default: origin, or the only one)"
+    )
+    if pushing:
+        p.add_argument(
+            "--run",
+            action="append",
+            dest="runs",
+            metavar="RUN",
+            help="push only this run (repeatable; default: every finished run)",
+        )
+        p.add_argument(
+            "--artifacts",
+            action="store_true",
+            help="also push the run folder's other files (output.log, checkpoints)",
+        )
+    p.add_argument(
+        "--max-artifact-mb",
+        type=float,
+        default=10.0,
+        help="the largest artifact pushed or pulled, in MiB (default 10)",
+    )
+    _outputs(p)
+
+
+def _share_check(args: argparse.Namespace) -> None:
+    if not args.max_artifact_mb > 0:
+        raise UsageError(f"--max-artifact-mb must be > 0, not {args.max_artifact_mb:g}")
+
+
+def _push(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.record.push import push
+
+    return push(
+        args.remote,
+        settings=settings,
+        runs=args.runs,
+        artifacts=args.artifacts,
+        max_artifact_mb=args.max_artifact_mb,
+    )
+
+
+def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    from reprokit.record.pull import pull
+
+    return pull(args.remote, settings=settings, max_artifact_mb=args.max_artifact_mb)
 
 
 # The order is `reprokit --help`'s.
@@ -483,6 +562,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("diff", "compare two runs", _diff_arguments, _diff),
     Command("lineage", "the tree of experiments in a family", _lineage_arguments, _lineage),
+    Command(
+        "sweep",
+        "an experiment's children side by side on a metric (Δ vs the parent in σ)",
+        _sweep_arguments,
+        _sweep,
+    ),
     Command("plot", "metric-over-step curves (needs matplotlib)", _plot_arguments, _plot),
     Command(
         "new", "write a derived experiment (or a new family)", _new_arguments, _new, _new_check
@@ -493,6 +578,20 @@ COMMANDS: tuple[Command, ...] = (
         _smoke_arguments,
         _smoke,
         _smoke_check,
+    ),
+    Command(
+        "push",
+        "publish your runs on a git remote for teammates",
+        partial(_share_arguments, pushing=True),
+        _push,
+        _share_check,
+    ),
+    Command(
+        "pull",
+        "bring teammates' pushed runs into outputs/",
+        partial(_share_arguments, pushing=False),
+        _pull,
+        _share_check,
     ),
     Command(
         "install-hooks",

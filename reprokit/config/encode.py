@@ -35,11 +35,20 @@ from reprokit.config.types import (
 
 
 def _unserializable(path: str, value: Any) -> ConfigError:
-    return ConfigError(
-        path,
-        f"cannot serialize a value of type {type(value).__name__}; "
-        "use a frozen dataclass, or store a reference to the class",
-    )
+    """The error names what WOULD serialize for this value: a lambda or a date in a field
+    typed ``object`` was once told to "store a reference to the class" (issue 12)."""
+    what = type(value).__name__
+    if isinstance(value, type):
+        fix = f"a class is stored by reference: declare the field as type[{value.__name__}]"
+    elif callable(value):
+        fix = "a function is stored by reference: declare the field as Callable[..., Any]"
+        if getattr(value, "__name__", None) == "<lambda>":
+            fix += " and give it a top-level function (a lambda has no name to store)"
+    elif callable(getattr(value, "isoformat", None)):
+        fix = f"store its text (value.isoformat()) in a str field and build the {what} from it"
+    else:
+        fix = f"make {what} a frozen dataclass, or store the plain values it is built from"
+    return ConfigError(path, f"cannot serialize a value of type {what}; {fix}")
 
 
 # -- encoding -------------------------------------------------------------------------

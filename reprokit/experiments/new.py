@@ -22,14 +22,16 @@ from types import ModuleType
 
 from reprokit.errors import ReprokitError
 from reprokit.experiments import discovery, naming
-from reprokit.experiments.new_file import check_name, claim, verify_written
+from reprokit.experiments.new_file import check_name, claim_all, verify_written
+from reprokit.experiments.new_grid import check_size, combinations, grid_names
 from reprokit.experiments.new_parent import (
     imported_parent,
     missing_parent_error,
     module_level_names,
 )
 from reprokit.experiments.new_sets import (
-    assignment,
+    Parent,
+    assignments_for,
     config_changes,
     no_change_error,
     parse_sets,
@@ -58,8 +60,9 @@ def new_command(
     sets: Sequence[str],
     family: Path | None,
     copy: bool = False,
+    yes: bool = False,
 ) -> int:
-    """The ``reprokit new`` command: print the path written and the changes; exit code."""
+    """The ``reprokit new`` command: print the paths written and the changes; exit code."""
     if family is not None:
         if parent is not None:
             raise ReprokitError(
@@ -78,14 +81,30 @@ def new_command(
             "give the parent experiment to derive from",
             hint="reprokit new experiments/<task>/<family>/<parent>.py NAME [--set PATH=VALUE ...]",
         )
-    created = new_experiment(parent, name, sets, settings=settings, copy=copy)
-    print(f"wrote {rel_path(created.path, settings.root)} (parent: {Path(parent).name})")
-    for field, old, new in created.changes:
-        print(f"  {field}: {old} → {new}")
+    written = new_experiments(parent, name, sets, settings=settings, copy=copy, yes=yes)
+    for created in written:
+        print(f"wrote {rel_path(created.path, settings.root)} (parent: {Path(parent).name})")
+        for field, old, new in created.changes:
+            print(f"  {field}: {old} → {new}")
+    if len(written) > 1:
+        print(
+            f"{len(written)} experiments, one per value; after launching them compare them"
+            f" with: reprokit sweep METRIC {parent}"
+        )
     return 0
 
 
-def new_experiment(
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """One file of a ``new`` (one combination of a sweep), rendered before any is written."""
+
+    name: str
+    source: str
+    assignments: tuple[Assignment, ...]
+    changes: tuple[tuple[str, str, str], ...]
+
+
+def new_experiments(
     parent: Path,
     name: str,
     sets: Sequence[str],
@@ -93,12 +112,15 @@ def new_experiment(
     settings: Settings,
     verify: bool = True,
     copy: bool = False,
-) -> Created:
-    """Write ``NAME_<next id>_<parent id>.py`` next to ``parent``; return what was written.
+    yes: bool = False,
+) -> list[Created]:
+    """Write ``NAME_<next id>_<parent id>.py`` next to ``parent`` (one per combination of
+    the ``--set`` value lists, ids in order); return what was written.
 
     Raises ReprokitError naming the field for an unknown path or a badly typed value; in that
-    case, and when the written file does not import to the expected config, no file is left.
+    case, and when a written file does not import to the expected config, no file is left.
     Without ``sets`` it refuses unless ``copy``: a new experiment is a change to its parent.
+    More than ``new_grid.GRID_LIMIT`` files are refused unless ``yes``.
     """
     given, parent = parent, (Path.cwd() / parent).resolve()
     if not parent.exists():
@@ -117,29 +139,38 @@ def new_experiment(
     with imported_parent(parent, settings) as module:
         if not requested and not copy:
             raise no_change_error(given, name, module.config)
-        created = _write(
-            parent, described.parsed, module, name, requested, defines, settings, copy=copy
-        )
+        plans = _plan(parent, module, name, requested, defines, settings, copy=copy, yes=yes)
+    created = _claim_all(parent.parent, described.parsed, plans)
     if verify:
         try:
-            verify_written(created.path, parent, created.assignments, settings)
+            verify_written([(c.path, c.assignments) for c in created], parent, settings)
         except BaseException:
-            created.path.unlink(missing_ok=True)
+            for c in created:
+                c.path.unlink(missing_ok=True)
             raise
     return created
 
 
-def _write(
+def _claim_all(folder: Path, parsed: naming.ExperimentName, plans: list[_Planned]) -> list[Created]:
+    """The planned files under the next free ids, in order (none is left on failure)."""
+    paths = claim_all(folder, parsed, [(plan.name, plan.source) for plan in plans])
+    return [
+        Created(path, plan.assignments, plan.changes)
+        for path, plan in zip(paths, plans, strict=True)
+    ]
+
+
+def _plan(
     parent: Path,
-    parsed: naming.ExperimentName,
     module: ModuleType,
     name: str,
     requested: list[tuple[str, str]],
     defines: set[str],
     settings: Settings,
     *,
-    copy: bool = False,
-) -> Created:
+    copy: bool,
+    yes: bool,
+) -> list[_Planned]:
     base_config = module.config
     if not dataclasses.is_dataclass(base_config) or isinstance(base_config, type):
         raise ReprokitError(f"{parent}: `config` is not a dataclass instance")
@@ -148,28 +179,38 @@ def _write(
         discovery.module_name(m.path, settings.root)
         for m in discovery.family_members(parent.parent)
     }
-    assignments = tuple(
-        spell_enum(assignment(base_config, path, text), module, parent_module, family_modules)
-        for path, text in requested
+    named = Parent(module, parent_module)
+    lists = [(path, assignments_for(base_config, path, text, named)) for path, text in requested]
+    check_size(lists, yes=yes)
+    varying = [path for path, values in lists if len(values) > 1]
+    combos = combinations(lists)
+    names = grid_names(
+        name, varying, [[(a.path, t) for t, a in combo if a.path in varying] for combo in combos]
     )
     exports = [n for n in (settings.entry, "smoke") if n in defines]
-    source = render_derived(
-        parent_module=parent_module,
-        exports=exports,
-        assignments=assignments,
-        parent_file=parent.name,
-        root=settings.root,
-    )
-    changes = config_changes(base_config, assignments)
-    if not changes and not copy:
-        # Every --set repeats the parent's value: the file would be a copy under a new id.
-        same = ", ".join(f"{path}={text}" for path, text in requested)
-        raise ReprokitError(
-            f"--set changes nothing: {parent.name} already has {same}",
-            hint="give a value that differs from the parent's (or --copy to change only the "
-            "code, by hand)",
+    plans = []
+    for file_name, combo in zip(names, combos, strict=True):
+        check_name(file_name)
+        assignments = tuple(spell_enum(a, module, parent_module, family_modules) for _, a in combo)
+        changes = config_changes(base_config, assignments)
+        if not changes and not copy:
+            # Every --set repeats the parent's value: the file would be a copy under a new id.
+            same = ", ".join(f"{a.path}={t}" for t, a in combo)
+            drop = " (drop that value from the list)" if varying else ""
+            raise ReprokitError(
+                f"--set changes nothing: {parent.name} already has {same}{drop}",
+                hint="give a value that differs from the parent's (or --copy to change only the "
+                "code, by hand)",
+            )
+        source = render_derived(
+            parent_module=parent_module,
+            exports=exports,
+            assignments=assignments,
+            parent_file=parent.name,
+            root=settings.root,
         )
-    return Created(claim(parent.parent, name, parsed, source), assignments, changes)
+        plans.append(_Planned(file_name, source, assignments, changes))
+    return plans
 
 
 def new_family(family: Path, name: str, *, settings: Settings) -> Path:

@@ -14,9 +14,10 @@ import typing
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from reprokit.errors import ReprokitError
+from reprokit.experiments.new_grid import check_distinct, value_texts
 from reprokit.experiments.new_source import Assignment, render_value
 from reprokit.tables import format_config_value
 
@@ -40,8 +41,9 @@ def parse_sets(sets: Sequence[str]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _field_type(config: Any, path: str) -> tuple[Any, Any]:
-    """The declared type and current value of a dotted field path, with a helpful error."""
+def _field_type(config: Any, path: str, *, group_ok: bool = False) -> tuple[Any, Any]:
+    """The declared type and current value of a dotted field path, with a helpful error
+    (``group_ok``: a field holding a dataclass instance is returned, not refused)."""
     node = config
     parts = path.split(".")
     for i, part in enumerate(parts):
@@ -61,17 +63,22 @@ def _field_type(config: Any, path: str) -> tuple[Any, Any]:
             )
         declared = typing.get_type_hints(type(node)).get(part, fields[part].type)
         node = getattr(node, part)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+    if dataclasses.is_dataclass(node) and not isinstance(node, type) and not group_ok:
         first = dataclasses.fields(node)[0].name
         raise ReprokitError(
             f"{path}: a config group, not a single value",
-            hint=f"set its fields one by one, e.g. --set {path}.{first}=...",
+            hint=f"set its fields one by one, e.g. --set {path}.{first}=..., or swap the"
+            f" whole group for another dataclass the parent's file defines or imports:"
+            f" --set {path}=ClassName",
         )
     return declared, node
 
 
-def assignment(config: Any, path: str, text: str) -> Assignment:
-    """The ``--set PATH=TEXT`` as an Assignment: TEXT parsed by the field's declared type."""
+def assignment(config: Any, path: str, text: str, parent: Parent | None = None) -> Assignment:
+    """The ``--set PATH=TEXT`` as an Assignment: TEXT parsed by the field's declared type
+    (or a class the parent's module names: :func:`_class_value`)."""
+    if parent is not None and (by_class := _class_value(config, path, text, parent)):
+        return by_class
     declared, old = _field_type(config, path)
     from reprokit.config import codec  # after the path check, which needs no codec
 
@@ -83,6 +90,85 @@ def assignment(config: Any, path: str, text: str) -> Assignment:
     except (ValueError, TypeError) as e:
         raise ReprokitError(f"{path}: {e}", hint=hint) from None
     return Assignment(path, value, old)
+
+
+class Parent(NamedTuple):
+    """The imported parent experiment and its module name, where ``--set`` looks up names."""
+
+    module: ModuleType
+    name: str
+
+
+def _class_value(config: Any, path: str, text: str, parent: Parent) -> Assignment | None:
+    """``--set model=MLP``: a class the parent's file defines or imports, by name.
+
+    For a field holding a class (``type[Model]``) the class itself; for a field holding a
+    dataclass instance (a config group) a fresh ``MLP()`` with its defaults. Written as
+    imported from the parent, the one experiment a derived file may import (RK402).
+    None when TEXT names no class there: the value is then parsed by type as usual.
+    """
+    name = text.strip()
+    cls = getattr(parent.module, name, None) if name.isidentifier() else None
+    if not isinstance(cls, type):
+        return None
+    declared, old = _field_type(config, path, group_ok=True)
+    from reprokit.config.types import Kind, info
+
+    ti = info(declared)
+    accepted = [m for m in ti.args if isinstance(m, type)] if ti.kind is Kind.UNION else [declared]
+    needs = ((parent.name, name),)
+    if isinstance(old, type) or ti.kind is Kind.CLASSREF:
+        bound = ti.args[0] if ti.kind is Kind.CLASSREF and ti.args else object
+        if not issubclass(cls, bound):
+            raise ReprokitError(f"{path}: {name} is not a subclass of {_type_name(bound)}")
+        return Assignment(path, cls, old, source=name, needs=needs)
+    if not dataclasses.is_dataclass(old):
+        return None
+    if not dataclasses.is_dataclass(cls):
+        raise ReprokitError(
+            f"{path}: {name} is not a dataclass; a config group is swapped only for another"
+            " dataclass (written as {name}() with its defaults)".replace("{name}", name)
+        )
+    if ti.kind is not Kind.ANY and not any(
+        isinstance(t, type) and issubclass(cls, t) for t in accepted
+    ):
+        shown = " | ".join(_type_name(t) for t in accepted)
+        raise ReprokitError(
+            f"{path}: {name} is not {shown}, the field's declared type",
+            hint=f"declare the field as {shown} | {name} to allow it",
+        )
+    try:
+        value = cls()
+    except TypeError as e:
+        raise ReprokitError(
+            f"{path}: {name}() needs arguments ({e}); --set makes it with its defaults",
+            hint=f"give {name}'s fields defaults, or write the file with --copy and set it by hand",
+        ) from None
+    return Assignment(path, value, old, source=f"{name}()", needs=needs)
+
+
+def assignments_for(
+    config: Any, path: str, text: str, parent: Parent | None = None
+) -> list[tuple[str, Assignment]]:
+    """The values one ``--set PATH=TEXT`` asks for (one, or a comma list to sweep: see
+    ``new_grid``), each as (its text, its Assignment); every value is parsed before any
+    file is written."""
+    declared, _ = _field_type(config, path, group_ok=True)
+    texts = value_texts(path, text, sequence=_holds_sequence(declared))
+    parsed = [(t, assignment(config, path, t, parent)) for t in texts]
+    check_distinct(path, texts, [a.value for _, a in parsed])
+    return parsed
+
+
+def _holds_sequence(declared: Any) -> bool:
+    """Whether the field's bare comma form is one value (a tuple, list or set field)."""
+    from reprokit.config.types import Kind, info
+
+    sequences = (Kind.TUPLE, Kind.LIST, Kind.SET)
+    ti = info(declared)
+    if ti.kind is Kind.UNION:
+        return any(info(member).kind in sequences for member in ti.args)
+    return ti.kind in sequences
 
 
 def spell_enum(

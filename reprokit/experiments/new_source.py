@@ -58,12 +58,41 @@ def render_value(value: Any, imports: set[tuple[str, str]]) -> str:
     if isinstance(value, tuple):
         items = [render_value(v, imports) for v in value]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    if isinstance(value, list | frozenset):
-        inner = ", ".join(render_value(v, imports) for v in value)
-        return f"[{inner}]" if isinstance(value, list) else f"frozenset({{{inner}}})"
+    if isinstance(value, list):
+        return f"[{', '.join(render_value(v, imports) for v in value)}]"
+    if isinstance(value, set | frozenset):
+        # Sorted: a set's order changes between interpreters, the file must not.
+        inner = ", ".join(sorted(render_value(v, imports) for v in value))
+        if isinstance(value, frozenset):
+            return f"frozenset({{{inner}}})"
+        return f"{{{inner}}}" if inner else "set()"
+    if isinstance(value, dict):
+        pairs = (
+            f"{render_value(k, imports)}: {render_value(v, imports)}" for k, v in value.items()
+        )
+        return f"{{{', '.join(pairs)}}}"
+    if _importable(value):
+        # A class or function set as module:qualname (`--set act=torch.nn:GELU`).
+        imports.add((value.__module__, value.__qualname__))
+        return str(value.__qualname__)
     raise ReprokitError(
         f"cannot write a {type(value).__name__} value ({value!r}) as Python source",
-        hint="edit the written file by hand, or set this field in the parent",
+        hint="no file was written; write one with --copy (the parent's config) and set this"
+        " field there by hand, or set it in the parent",
+    )
+
+
+def _importable(value: Any) -> bool:
+    """A top-level class or function of an importable module (what a reference names)."""
+    module = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    return (
+        (isinstance(value, type) or callable(value))
+        and isinstance(module, str)
+        and module != "__main__"
+        and isinstance(qualname, str)
+        and qualname.isidentifier()
+        and getattr(sys.modules.get(module), qualname, None) is value
     )
 
 
@@ -131,6 +160,15 @@ def _docline(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+def _doc_value(a: Assignment) -> str:
+    """The value as the docstring shows it: its plain spelling (``Color.BLUE``), or the
+    caller's (``CNN()``) for a value with none."""
+    try:
+        return render_value(a.value, set())
+    except ReprokitError:
+        return a.render(set())
+
+
 def render_derived(
     *,
     parent_module: str,
@@ -153,7 +191,7 @@ def render_derived(
     for module, name in found:
         imports.setdefault(module, set()).add(name)
     head = f"Derived from {parent_file}: say here what this experiment tests."
-    changes = [_docline(f"- {a.path} = {render_value(a.value, set())}") for a in assignments]
+    changes = [_docline(f"- {a.path} = {_doc_value(a)}") for a in assignments]
     docstring = [f'"""{head}', "", *changes, '"""'] if changes else [f'"""{head}"""']
     public = sorted({"config", *exports}, key=_name_key)
     body = _call("parent_config", tree, 0, "config = ", "")

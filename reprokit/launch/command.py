@@ -424,6 +424,7 @@ def _run_main(c: _Claimed, on_claimed: Callable[[str, Path], None] | None) -> La
         except BaseException as e:
             signals.hold()
             ending.outcome = liverun.outcome_of(e, c.run_dir, during_setup=False)
+            _say_path_hint(e, ready.config, c.settings)
     except ReprokitError as e:
         # Still tee'd into output.log: scrubbed like the record's copy of the message.
         from reprokit.tables import safe_text
@@ -438,6 +439,15 @@ def _run_main(c: _Claimed, on_claimed: Callable[[str, Path], None] | None) -> La
     finally:
         outcome = _wind_up(c, record, heartbeat, tee, ending)
     return LaunchedRun(c.run_id, c.run_dir, int(outcome["exit_code"]), str(outcome["status"]))
+
+
+def _say_path_hint(error: BaseException, config: Any, settings: Settings) -> None:
+    """A missing file under a relative config path, launched from a subfolder: say why."""
+    from reprokit.capture.inputs import relative_path_hint
+
+    hint = relative_path_hint(error, config, Path.cwd(), settings.root)
+    if hint is not None:
+        liverun.say(f"reprokit: hint: {hint}")
 
 
 def _setup_failed(

@@ -37,6 +37,19 @@ class RunInfo:
         return self.resumed_from is not None
 
 
+# A text value longer than this is cut (with "…"): a note per step, not a log file.
+TEXT_LIMIT = 1000
+
+
+def _text(value: str) -> str:
+    """A logged text value (a phase name, a note), credentials scrubbed and length capped;
+    stored in metrics.jsonl and shown, never plotted or averaged (readers take numbers)."""
+    from reprokit.redact import scrub_text  # only when a text is logged: numbers stay cheap
+
+    value = scrub_text(value)
+    return value if len(value) <= TEXT_LIMIT else value[: TEXT_LIMIT - 1] + "…"
+
+
 def _number(name: str, value: Any) -> Any:
     """Plain JSON numbers from ints, floats, bools, NumPy scalars and 0-d tensors."""
     if isinstance(value, bool | int | float):
@@ -55,7 +68,7 @@ def _number(name: str, value: Any) -> Any:
 
         raise ReprokitError(
             f"reprokit.log: metric {name!r} is not a number: {type(value).__name__}",
-            hint="log numbers (int, float, a NumPy scalar or a one-element tensor)",
+            hint="log numbers (int, float, a NumPy scalar or a one-element tensor) or text (str)",
         ) from None
 
 
@@ -79,7 +92,7 @@ class MetricsWriter:
     def write(self, step: int | None, values: dict[str, Any]) -> None:
         row: dict[str, Any] = {"step": step, "time": time.time()}
         for name, value in values.items():
-            row[name] = _number(name, value)
+            row[name] = _text(value) if isinstance(value, str) else _number(name, value)
         # NaN/inf are kept (Python's json reads them back) rather than silently dropped.
         data = (json.dumps(row, allow_nan=True) + "\n").encode("utf-8")
         with self._lock:
@@ -124,7 +137,10 @@ def activate(info: RunInfo | None, writer: MetricsWriter | None) -> None:
 
 
 def log(step: int | None = None, **values: Any) -> None:
-    """Record metric values (numbers) for this step of the launched run; no-op otherwise."""
+    """Record metric values for this step of the launched run; no-op otherwise.
+
+    Numbers are metrics; a ``str`` (``phase="warmup"``, a note) is stored and shown as
+    text, never plotted."""
     writer = _ACTIVE.writer
     if writer is None:
         return
@@ -139,7 +155,9 @@ def current_run() -> RunInfo | None:
 
 
 def summary_from(result: object, last: dict[str, Any]) -> dict[str, Any]:
-    """``summary.json``: the dict main returned (JSON-able values), else the last logged values."""
+    """``summary.json``: the dict main returned (JSON-able values) plus the last logged text
+    values it does not name (a phase, a note: so ``show`` and ``runs`` show them), else the
+    last logged values."""
     if not isinstance(result, dict):
         return dict(last)
     summary: dict[str, Any] = {}
@@ -152,4 +170,7 @@ def summary_from(result: object, last: dict[str, Any]) -> dict[str, Any]:
             except (TypeError, ValueError):
                 continue  # not JSON-able: left out rather than failing a finished run
             summary[str(key)] = value
+    for key, value in last.items():
+        if isinstance(value, str) and key not in summary:
+            summary[key] = value
     return summary

@@ -180,10 +180,14 @@ def from_data(data: Any) -> LaunchRequest:
     if config is not None and not isinstance(config, dict):
         raise _refused("config", "must be an object (the config's plain data) or null", config)
     replay_of = data.get("replay_of")
+    # A pulled run's replay names it in full (``alice@gpu-3/run_2``, record/share.py).
     if replay_of is not None and not (
-        isinstance(replay_of, str) and trust.RUN_ID.fullmatch(replay_of)
+        isinstance(replay_of, str)
+        and (trust.RUN_ID.fullmatch(replay_of) or trust.shared_run_id(replay_of))
     ):
-        raise _refused("replay_of", "is not a run id (run_<number>)", replay_of)
+        raise _refused(
+            "replay_of", "is not a run id (run_<number> or <user>@<host>/run_<number>)", replay_of
+        )
     _check_record_facts(data)
     values = dict(data)
     values["outputs"] = _absolute("outputs", data.get("outputs"))

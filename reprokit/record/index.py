@@ -79,12 +79,26 @@ def _scan(
     outputs: Path, missing: list[tuple[int, str]] | None = None
 ) -> dict[str, tuple[int, str, str | None]]:
     """``{run id: (N, run.json signature, summary.json signature)}`` of readable folders;
-    ``(N, id)`` of run folders without a run.json are added to ``missing``."""
+    ``(N, id)`` of run folders without a run.json are added to ``missing``. Runs pulled
+    from teammates (``outputs/alice@gpu-3/run_N``, :func:`store.namespace_dirs`) have the
+    id ``alice@gpu-3/run_N``."""
     found: dict[str, tuple[int, str, str | None]] = {}
+    _scan_folder(outputs, "", found, missing)
+    for folder in store.namespace_dirs(outputs):
+        _scan_folder(folder, f"{folder.name}/", found, missing)
+    return found
+
+
+def _scan_folder(
+    folder: Path,
+    prefix: str,
+    found: dict[str, tuple[int, str, str | None]],
+    missing: list[tuple[int, str]] | None,
+) -> None:
     try:
-        entries = list(os.scandir(outputs))
-    except FileNotFoundError:
-        return found
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
     for entry in entries:
         n = store.run_number(entry.name)
         if n is None:
@@ -95,10 +109,10 @@ def _scan(
             # versions; a launch now claims the folder with its record inside), or a
             # folder made by hand: no row, but `runs` lists it as incomplete.
             if missing is not None and entry.is_dir():
-                missing.append((n, entry.name))
+                missing.append((n, prefix + entry.name))
             continue
-        found[entry.name] = (n, record_sig, _sig(f"{entry.path}{os.sep}{store.SUMMARY_FILE}"))
-    return found
+        summary_sig = _sig(f"{entry.path}{os.sep}{store.SUMMARY_FILE}")
+        found[prefix + entry.name] = (n, record_sig, summary_sig)
 
 
 def _load_config(run_dir: Path) -> Any:
@@ -153,7 +167,10 @@ def number(value: Any) -> Any:
     return value
 
 
-def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tuple[Any, ...]:
+def _row(
+    outputs: Path, run_id: str, n: int, record_sig: str, summary_sig: str | None
+) -> tuple[Any, ...]:
+    run_dir = outputs / run_id
     record = store.read_record(run_dir)
     summary = store.read_summary(run_dir)
     exp = record.get("experiment") or {}
@@ -163,7 +180,7 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         # Package lists are most of a record's size and no listing needs them.
         slim["environment"] = {k: v for k, v in slim["environment"].items() if k != "packages"}
     values = {
-        "id": run_dir.name,
+        "id": run_id,
         "num": n,
         "record_sig": record_sig,
         "summary_sig": summary_sig,
@@ -184,8 +201,9 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "git_changes": None if git.get("tree") else _changes_digest(run_dir, git),
         "smoke": int(bool(record.get("smoke"))),
         "ablation": int(record.get("ablation_of") is not None),
-        "replay_of": record.get("replay_of"),
-        "resumed_from": record.get("resumed_from"),
+        # A pulled replay's "run_3" is its teammate's run_3, never this folder's.
+        "replay_of": _qualified(run_dir, record.get("replay_of")),
+        "resumed_from": _qualified(run_dir, record.get("resumed_from")),
         "seed": record.get("seed"),
         "note": record.get("note"),
         "summary": json.dumps(summary, sort_keys=True),
@@ -193,6 +211,10 @@ def _row(run_dir: Path, n: int, record_sig: str, summary_sig: str | None) -> tup
         "record": json.dumps(slim, sort_keys=True, default=str),
     }
     return tuple(_storable(values[c]) if c in _NUMBER_COLUMNS else values[c] for c in COLUMNS)
+
+
+def _qualified(run_dir: Path, run_id: Any) -> Any:
+    return store.qualified(run_dir, run_id) if isinstance(run_id, str) else run_id
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
@@ -255,7 +277,7 @@ def _refresh(
         if stored.get(run_id) == (record_sig, summary_sig):
             continue
         try:
-            changed.append(_row(outputs / run_id, n, record_sig, summary_sig))
+            changed.append(_row(outputs, run_id, n, record_sig, summary_sig))
         except (ReprokitError, OSError) as e:
             # One unreadable run (edited by hand, from a newer reprokit) must not hide the rest.
             # One line per skipped run (its hint says how to repair it; `show` prints that).

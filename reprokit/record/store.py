@@ -56,18 +56,62 @@ def run_number(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def run_dirs(outputs: Path) -> list[Path]:
-    """Every ``run_N`` folder under ``outputs``, by N."""
+def run_dirs(outputs: Path, *, shared: bool = True) -> list[Path]:
+    """Every ``run_N`` folder under ``outputs``, by N; then, unless ``shared`` is False,
+    the runs pulled from teammates (``outputs/<user>@<host>/run_N``, record/sharing.py),
+    by namespace and N."""
+    local = _numbered_dirs(outputs)
+    if not shared:
+        return local
+    return local + [run for ns in namespace_dirs(outputs) for run in _numbered_dirs(ns)]
+
+
+def _numbered_dirs(folder: Path) -> list[Path]:
     found: list[tuple[int, Path]] = []
     try:
-        entries = list(os.scandir(outputs))
-    except FileNotFoundError:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
         return []
     for entry in entries:
         n = run_number(entry.name)
         if n is not None and entry.is_dir():
             found.append((n, Path(entry.path)))
     return [p for _, p in sorted(found)]
+
+
+def namespace_dirs(outputs: Path) -> list[Path]:
+    """The folders of teammates' pulled runs (``outputs/alice@gpu-3``), by name: real
+    folders only (a link could make a namespace read another person's folder)."""
+    try:
+        entries = list(os.scandir(outputs))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(
+        Path(e.path)
+        for e in entries
+        if trust.is_namespace(e.name) and e.is_dir(follow_symlinks=False)
+    )
+
+
+def namespace_of(run_dir: Path) -> str | None:
+    """The teammate namespace a run folder is in (``alice@gpu-3``); None for a local run."""
+    parent = run_dir.parent.name
+    return parent if trust.is_namespace(parent) else None
+
+
+def run_id_of(run_dir: Path) -> str:
+    """A run's id as shown and typed: ``run_7``, or ``alice@gpu-3/run_7`` for a pulled run."""
+    namespace = namespace_of(run_dir)
+    return f"{namespace}/{run_dir.name}" if namespace else run_dir.name
+
+
+def qualified(run_dir: Path, run_id: str) -> str:
+    """A run id a record in ``run_dir`` names (its ``replay_of``), as this outputs folder
+    knows it: a pulled run's ``run_3`` is its namespace's, ``alice@gpu-3/run_3``."""
+    namespace = namespace_of(run_dir)
+    if namespace and run_number(run_id) is not None:
+        return f"{namespace}/{run_id}"
+    return run_id
 
 
 # A claim in progress: a hidden folder holding the first run.json, renamed to run_N. A
@@ -86,6 +130,11 @@ def _remove_stale_claims(outputs: Path, entries: list[os.DirEntry[str]]) -> None
             with contextlib.suppress(OSError):
                 if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                     shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def remove_stale_claims(folder: Path) -> None:
+    """Remove hidden claim folders older than a minute (left by a killed launch or pull)."""
+    _remove_stale_claims(folder, _entries(folder))
 
 
 def _taken(error: OSError, path: Path) -> bool:
@@ -489,9 +538,10 @@ def effective_status(
 
 
 def resolve_run(spec: str, settings: Settings) -> Path:
-    """A run folder from ``run_N``, ``outputs/run_N`` or any path to a run folder."""
+    """A run folder from ``run_N``, a pulled run's ``alice@gpu-3/run_N``, ``outputs/run_N``
+    or any path to a run folder."""
     candidates = []
-    if run_number(spec) is not None:
+    if run_number(spec) is not None or trust.shared_run_id(spec) is not None:
         candidates.append(settings.outputs / spec)
     path = Path(spec)
     candidates.append(path if path.is_absolute() else Path.cwd() / path)
@@ -504,7 +554,7 @@ def resolve_run(spec: str, settings: Settings) -> Path:
             # addressed it, so what is written next to it (a replay's run folder) lands in
             # this outputs folder, never where the link points.
             return candidate.parent.resolve() / candidate.name
-    known = [p.name for p in run_dirs(settings.outputs)]
+    known = [run_id_of(p) for p in run_dirs(settings.outputs)]
     if not known:
         hint = f"there are no runs in {shown(settings.outputs)}; start one with `reprokit launch`"
     elif len(known) <= 6:

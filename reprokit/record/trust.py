@@ -35,6 +35,14 @@ from typing import Any
 from reprokit.errors import ReprokitError
 
 RUN_ID = re.compile(r"run_[0-9]{1,18}")
+# A teammate's namespace in the outputs folder (``outputs/alice@gpu-3/run_7``, record/
+# sharing.py): ``<user>@<host>``, letters, digits and ``_.-`` (the host without ``_``),
+# starting with a letter or digit. The ``@`` means it can never be a local run id, a hidden
+# claim folder or a reprokit file; no ``..``, no ``@{`` and no trailing ``.``/``.lock``
+# keeps it one plain git ref component (``refs/reprokit/shared/<namespace>/run_7``).
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}@[A-Za-z0-9][A-Za-z0-9.-]{0,127}")
+# A pulled run's id as shown and typed: ``alice@gpu-3/run_7``.
+SHARED_RUN_ID = re.compile(rf"(?P<namespace>{NAMESPACE.pattern})/(?P<run>{RUN_ID.pattern})")
 COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 SNAPSHOT_REFS = "refs/reprokit/"
 # One ref component: what git accepts, minus anything that could be read as a revision
@@ -121,10 +129,31 @@ def refusal(record_file: Path, key: str, problem: str, value: Any) -> ReprokitEr
     return ReprokitError(f"{record_file}: {key} {problem}: {shown}", hint=_RESTORE_HINT)
 
 
+def is_namespace(name: str) -> bool:
+    """Whether ``name`` is a teammate's namespace (:data:`NAMESPACE`): the folder of
+    pulled runs, and a component of their shared refs."""
+    return bool(
+        NAMESPACE.fullmatch(name) and ".." not in name and not name.endswith((".", ".lock"))
+    )
+
+
+def shared_run_id(value: str) -> tuple[str, str] | None:
+    """``alice@gpu-3/run_7`` -> (namespace, run id); None for anything else."""
+    m = SHARED_RUN_ID.fullmatch(value)
+    if m is None or not is_namespace(m.group("namespace")):
+        return None
+    return m.group("namespace"), m.group("run")
+
+
 def run_id(value: Any, record_file: Path, key: str) -> str:
-    """A run id (``run_7``) from a record, as it may appear on a command line."""
-    if not (isinstance(value, str) and RUN_ID.fullmatch(value)):
-        raise refusal(record_file, key, "is not a run id (run_<number>)", value)
+    """A run id (``run_7``, or a pulled run's ``alice@gpu-3/run_7``) from a record, as it
+    may appear on a command line."""
+    if not (
+        isinstance(value, str) and (RUN_ID.fullmatch(value) or shared_run_id(value) is not None)
+    ):
+        raise refusal(
+            record_file, key, "is not a run id (run_<number> or <user>@<host>/run_<number>)", value
+        )
     return value
 
 

@@ -84,7 +84,10 @@ class _Original:
 
     @property
     def id(self) -> str:
-        return trust.run_id(self.record.get("id"), self.record_file, "id")
+        """The run's id as this outputs folder knows it (``alice@gpu-3/run_2`` when pulled)."""
+        return store.qualified(
+            self.dir, trust.run_id(self.record.get("id"), self.record_file, "id")
+        )
 
     @property
     def root_id(self) -> str:
@@ -92,7 +95,7 @@ class _Original:
         replay_of = self.record.get("replay_of")
         if replay_of is None:
             return self.id
-        return trust.run_id(replay_of, self.record_file, "replay_of")
+        return store.qualified(self.dir, trust.run_id(replay_of, self.record_file, "replay_of"))
 
     @property
     def experiment_path(self) -> str:
@@ -205,8 +208,13 @@ def replay(
     original = _load(run, settings, smoke)
     # The replay is recorded next to its original: run ids (and so `replay_of`) are unique
     # per outputs folder only, and `sweep/run_1`'s replay must not read as one of
-    # `outputs/run_1`'s.
-    settings = settings.with_outputs(original.dir.parent)
+    # `outputs/run_1`'s. A teammate's pulled run (`outputs/alice@gpu-3/run_1`) is the
+    # exception: its folder is filled only by `reprokit pull`, so its replay goes into the
+    # outputs folder around it, its `replay_of` naming it in full (`alice@gpu-3/run_1`).
+    folder = original.dir.parent
+    if store.namespace_of(original.dir) is not None:
+        folder = folder.parent
+    settings = settings.with_outputs(folder)
     from reprokit.gitcmd import require_toplevel
 
     top = require_toplevel(
@@ -317,7 +325,7 @@ def _rebuild_words(rebuilt: Rebuilt) -> str:
         return f"fetched from {rebuilt.remote}"
     return {
         "ref": "from its snapshot ref",
-        "commit": "from its snapshot commit (its ref is gone)",
+        "commit": "from its snapshot commit, not its ref",
         "patch": "from its base commit + diff.patch",
     }.get(rebuilt.how, rebuilt.how)
 

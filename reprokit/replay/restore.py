@@ -20,25 +20,23 @@ from types import MappingProxyType
 from typing import Any
 
 from reprokit.errors import ReprokitError
-from reprokit.gitcmd import REPROKIT_IDENTITY, GitError, GitTimeout, require_toplevel, run_git
+from reprokit.gitcmd import (
+    REMOTE_CONFIG,
+    REMOTE_ENV,
+    REMOTE_TIMEOUT_S,
+    REPROKIT_IDENTITY,
+    GitError,
+    GitTimeout,
+    require_toplevel,
+    run_git,
+)
 from reprokit.record import store, trust
 
-# Fetching must fail fast rather than wait for a password nobody will type, and only over
-# transports that cannot run a command: an `ext::` remote runs one, and an `fd::` remote
-# once made replay wait forever. GIT_ALLOW_PROTOCOL is git's own allow-list (it wins over
-# any protocol.*.allow setting); GIT_PROTOCOL_FROM_USER=0 refuses "user"-only transports.
-_FETCH_ENV = MappingProxyType(
-    {
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ASKPASS": "true",
-        "SSH_ASKPASS": "true",
-        "GIT_ALLOW_PROTOCOL": "file:git:ssh:http:https",
-        "GIT_PROTOCOL_FROM_USER": "0",
-    }
-)
-_FETCH_CONFIG = ("-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never")
-# A fetch that has not finished by then is stopped (with everything it started).
-FETCH_TIMEOUT_S = 120.0
+# Only the user's configured remotes, over transports that cannot run a command, with a
+# time limit (gitcmd.REMOTE_ENV says why each setting is there).
+_FETCH_ENV = REMOTE_ENV
+_FETCH_CONFIG = REMOTE_CONFIG
+FETCH_TIMEOUT_S = REMOTE_TIMEOUT_S
 # A fixed date makes the empty base commit the same object every time.
 _EMPTY_BASE_IDENTITY = MappingProxyType(
     {
