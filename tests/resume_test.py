@@ -5,6 +5,7 @@ its steps; readers treat the chain as one run."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,11 @@ def test_what_cannot_be_resumed_is_refused_with_the_way_forward(repo: Path) -> N
     assert "the code here differs from what run_3 ran" in changed.stderr
     assert "git stash" in changed.stderr
     assert sorted(p.name for p in (repo / "outputs").glob("run_*")) == ["run_1", "run_2", "run_3"]
+    # A teammate's pulled run is theirs to resume.
+    shutil.copytree(repo / "outputs/run_3", repo / "outputs/alice@gpu-3/run_3")
+    pulled = run_cli(repo, "launch", "--resume", "alice@gpu-3/run_3")
+    assert pulled.returncode == 1
+    assert "alice@gpu-3/run_3 was pulled from alice@gpu-3: its owner resumes it" in pulled.stderr
 
 
 def test_chain_metrics_let_a_later_attempt_replace_the_steps_it_relogged() -> None:

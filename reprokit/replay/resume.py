@@ -37,6 +37,12 @@ def _resumable(run_dir: Path, record: dict[str, Any], settings: Settings) -> str
             f"{run_id} is {status}: only a failed, interrupted or crashed run is resumed",
             hint=f"launch the experiment again for a new run, or `reprokit replay {run_id}`",
         )
+    namespace = store.namespace_of(run_dir)
+    if namespace is not None:
+        raise ReprokitError(
+            f"{namespace}/{run_id} was pulled from {namespace}: its owner resumes it",
+            hint=f"`reprokit replay {namespace}/{run_id}` re-runs it here as a new run",
+        )
     if run_dir.resolve().parent != settings.outputs.resolve():
         raise ReprokitError(
             f"{run_dir}: not in the outputs folder {settings.outputs}",
